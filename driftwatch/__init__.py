@@ -1,0 +1,12 @@
+"""driftwatch: schema-drift monitor for Alembic-managed databases."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("alembic-driftwatch")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,68 @@
+"""The exported metric families: names, types, labels and help. A public contract.
+
+Dashboards, alert rules and the collector all read this one table, so a rename shows up
+as a failing test everywhere it matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricSpec:
+    name: str  # the sample name as exposed (counters end in _total)
+    type: Literal["gauge", "counter"]
+    labels: tuple[str, ...]
+    help: str
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(name="driftwatch_build_info", type="gauge", labels=("version",),
+               help="Always 1; the running driftwatch version."),
+    MetricSpec(name="driftwatch_target_info", type="gauge", labels=("target", "dialect"),
+               help="Always 1 per target; carries the dialect and the target's own labels."),
+    MetricSpec(name="driftwatch_check_success", type="gauge", labels=("target",),
+               help="1 if the latest check of the target completed, 0 if it failed."),
+    MetricSpec(name="driftwatch_check_duration_seconds", type="gauge", labels=("target",),
+               help="Duration of the latest check of the target."),
+    MetricSpec(name="driftwatch_last_check_timestamp_seconds", type="gauge", labels=("target",),
+               help="Unix time the latest check of the target finished, successful or not."),
+    MetricSpec(name="driftwatch_last_success_timestamp_seconds", type="gauge",
+               labels=("target",),
+               help="Unix time of the latest successful check: the age of what is known."),
+    MetricSpec(name="driftwatch_last_full_check_timestamp_seconds", type="gauge",
+               labels=("target",),
+               help="Unix time of the latest full schema comparison of the target."),
+    MetricSpec(name="driftwatch_checks_total", type="counter", labels=("target",),
+               help="Checks of the target since the process started."),
+    MetricSpec(name="driftwatch_full_checks_total", type="counter", labels=("target",),
+               help="Full schema comparisons of the target since the process started."),
+    MetricSpec(name="driftwatch_check_errors_total", type="counter", labels=("target",),
+               help="Failed checks of the target since the process started."),
+    MetricSpec(name="driftwatch_revision_at_head", type="gauge", labels=("target",),
+               help="1 if the database is at the single head of the migration scripts."),
+    MetricSpec(name="driftwatch_migrations_pending", type="gauge", labels=("target",),
+               help="Migration revisions in the scripts not yet applied to the database."),
+    MetricSpec(name="driftwatch_revision_unknown", type="gauge", labels=("target",),
+               help="1 if the database names a revision the migration scripts do not have."),
+    MetricSpec(name="driftwatch_script_heads", type="gauge", labels=("target",),
+               help="Number of heads in the migration scripts (more than 1: unmerged)."),
+    MetricSpec(name="driftwatch_revision_state", type="gauge", labels=("target", "state"),
+               help="1 for the target's current revision state, one series per state."),
+    MetricSpec(name="driftwatch_revision_info", type="gauge",
+               labels=("target", "database_revision", "head_revision"),
+               help="Always 1; the database's applied revision(s) and the scripts' head(s)."),
+    MetricSpec(name="driftwatch_schema_in_sync", type="gauge", labels=("target",),
+               help="1 if the live schema matches the models, 0 if any drift was found."),
+    MetricSpec(name="driftwatch_schema_drift_objects", type="gauge", labels=("target", "kind"),
+               help="Schema differences by finding kind; a kind disappears once fixed."),
+    MetricSpec(name="driftwatch_schema_drift_table", type="gauge",
+               labels=("target", "schema", "table", "kind"),
+               help="Schema differences per table and kind, bounded per target."),
+    MetricSpec(name="driftwatch_schema_drift_tables_omitted", type="gauge", labels=("target",),
+               help="Per-table drift series left out of driftwatch_schema_drift_table by the cap."),
+)
+
+METRIC_NAMES: frozenset[str] = frozenset(spec.name for spec in METRICS)

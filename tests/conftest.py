@@ -1,0 +1,70 @@
+"""Shared fixtures: real databases, created per test and dropped afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from tests.support.servers import (
+    Server,
+    create_database,
+    drop_database,
+    mysql_server,
+    new_database_name,
+    postgres_server,
+    unavailable,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server | str]:
+    with postgres_server() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def my_server() -> Server | str:
+    return mysql_server()
+
+
+def _fresh(server: Server | str) -> Iterator[URL]:
+    if isinstance(server, str):
+        unavailable(server)
+        raise AssertionError("unreachable")
+    name = new_database_name()
+    url = create_database(server, name)
+    try:
+        yield url
+    finally:
+        drop_database(server, name)
+
+
+@pytest.fixture
+def pg_url(pg_server: Server | str) -> Iterator[URL]:
+    """An empty PostgreSQL database of its own (async URL), dropped after the test."""
+    yield from _fresh(pg_server)
+
+
+@pytest.fixture
+def mysql_url(my_server: Server | str) -> Iterator[URL]:
+    """An empty MySQL/MariaDB database of its own (async URL), dropped after the test."""
+    yield from _fresh(my_server)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> URL:
+    """A SQLite database file of its own (async URL)."""
+    return make_url(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+
+
+@pytest.fixture(params=["postgresql", "sqlite", "mysql"])
+def any_url(request: pytest.FixtureRequest) -> URL:
+    """An empty database on each dialect in turn."""
+    fixture = {"postgresql": "pg_url", "sqlite": "sqlite_url", "mysql": "mysql_url"}[request.param]
+    url: URL = request.getfixturevalue(fixture)
+    return url

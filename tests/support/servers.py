@@ -106,7 +106,10 @@ async def _admin_execute(server: Server, statements: list[str]) -> None:
         import asyncpg  # noqa: PLC0415
 
         conn = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password,
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
             database=url.database,
         )
         try:
@@ -118,8 +121,11 @@ async def _admin_execute(server: Server, statements: list[str]) -> None:
         import aiomysql  # noqa: PLC0415
 
         conn = await aiomysql.connect(
-            host=url.host or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
-            password=url.password or "", autocommit=True,
+            host=url.host or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            password=url.password or "",
+            autocommit=True,
         )
         try:
             async with conn.cursor() as cursor:

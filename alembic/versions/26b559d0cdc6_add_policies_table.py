@@ -53,5 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table("policies")
-    # drop_table leaves PostgreSQL's enum type behind (no-op on other backends)
-    sa.Enum(name="policy_effect").drop(op.get_bind(), checkfirst=True)
+    # drop_table leaves PostgreSQL's enum type behind; plain DDL so that --sql works too
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP TYPE IF EXISTS policy_effect")

@@ -233,7 +233,7 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_table("agents")
     op.drop_table("workspaces")
-    # drop_table leaves PostgreSQL's enum types behind (no-op on other backends)
-    bind = op.get_bind()
-    for enum_name in ("task_status", "run_status", "agent_status"):
-        sa.Enum(name=enum_name).drop(bind, checkfirst=True)
+    # drop_table leaves PostgreSQL's enum types behind; plain DDL so that --sql works too
+    if op.get_context().dialect.name == "postgresql":
+        for enum_name in ("task_status", "run_status", "agent_status"):
+            op.execute(f"DROP TYPE IF EXISTS {enum_name}")

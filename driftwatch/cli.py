@@ -2,6 +2,124 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from driftwatch import __version__
+from driftwatch.check import check_targets
+from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.render import render_json, render_text
+from driftwatch.report import ALL_CATEGORIES, Category, ExitCode
+from driftwatch.settings import load_settings
+from driftwatch.targets import build_targets
+
+log = logging.getLogger("driftwatch")
+
+
+def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
+    if not raw:
+        return ALL_CATEGORIES
+    chosen: set[Category] = set()
+    for item in (part.strip() for value in raw for part in value.split(",")):
+        if item == "all":
+            chosen |= ALL_CATEGORIES
+            continue
+        try:
+            chosen.add(Category(item))
+        except ValueError:
+            valid = ", ".join([*(c.value for c in Category), "all"])
+            raise ConfigError(
+                f"--fail-on: unknown category {item!r} (choose from {valid})"
+            ) from None
+    return frozenset(chosen)
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="TOML file (default: $DRIFTWATCH_CONFIG or ./driftwatch.toml)"
+    )
+    parser.add_argument(
+        "--target", action="append", default=[], metavar="NAME", help="check only this target"
+    )
+    parser.add_argument("--url", help="database URL of the (one) target; overrides the config")
+    parser.add_argument("--alembic-ini", type=Path, help="alembic.ini of the target")
+    parser.add_argument("--script-location", help="migration scripts folder or package:path")
+    parser.add_argument(
+        "--metadata", action="append", default=[], metavar="MODULE:ATTR", help="models' MetaData"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="driftwatch",
+        description="Schema-drift monitor for Alembic-managed databases.",
+    )
+    parser.add_argument("--version", action="version", version=f"driftwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        help="check once and exit 0 (in sync), 1 (out of sync) or 2 (could not check)",
+        description="Compare each target's applied revision with the scripts and its live "
+        "schema with the models. Exit 0 in sync, 1 out of sync, 2 could not check.",
+    )
+    _add_config_arguments(check)
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--fail-on",
+        action="append",
+        metavar="CATEGORIES",
+        help="what counts as out of sync: revision, schema or all (default), comma separated",
+    )
+    check.set_defaults(handler=run_check)
+    return parser
+
+
+def _targets(args: argparse.Namespace) -> tuple[list, int]:  # type: ignore[type-arg]
+    settings = load_settings(args.config)
+    overrides = {
+        "url": args.url,
+        "alembic_ini": args.alembic_ini,
+        "script_location": args.script_location,
+        "metadata": args.metadata,
+    }
+    targets = build_targets(settings, names=tuple(args.target), overrides=overrides)
+    return targets, settings.concurrency
+
+
+def run_check(args: argparse.Namespace) -> int:
+    fail_on = parse_fail_on(args.fail_on)
+    targets, concurrency = _targets(args)
+    report = asyncio.run(check_targets(targets, concurrency=concurrency, fail_on=fail_on))
+    print(render_json(report) if args.format == "json" else render_text(report))
+    for problem in report.problems():
+        print(f"driftwatch: {problem}", file=sys.stderr)
+    return int(report.exit_code())
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # library warnings (odd reflected types ...) are log lines, not tracebacks
+    logging.captureWarnings(True)
+
 
 def main(argv: list[str] | None = None) -> int:
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", False))
+    try:
+        code: int = args.handler(args)
+    except DriftwatchError as exc:
+        print(f"driftwatch: error: {exc}", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,129 @@
+"""Check one target end to end. Drift is reported, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from driftwatch.collect import Observation, make_engine, observe
+from driftwatch.compare import findings_from_diffs
+from driftwatch.errors import DriftwatchError
+from driftwatch.expected import Expected, load_expected
+from driftwatch.report import (
+    ALL_CATEGORIES,
+    Category,
+    CheckKind,
+    Report,
+    SchemaResult,
+    TargetReport,
+)
+from driftwatch.revisions import revision_state
+from driftwatch.targets import Target
+
+log = logging.getLogger(__name__)
+
+
+def _reusable(
+    previous: TargetReport | None, max_age_seconds: float | None, now: datetime
+) -> TargetReport | None:
+    """The previous report, if its schema comparison may stand in for a new one."""
+    if previous is None or max_age_seconds is None or not previous.succeeded:
+        return None
+    schema = previous.schema
+    if schema is None or not schema.compared or schema.compared_at is None:
+        return None
+    if (now - schema.compared_at).total_seconds() >= max_age_seconds:
+        return None
+    return previous
+
+
+async def check_target(
+    target: Target,
+    *,
+    expected: Expected | None = None,
+    previous: TargetReport | None = None,
+    max_age_seconds: float | None = None,
+) -> TargetReport:
+    """Check `target`; never raises for drift or for a database that cannot be reached.
+
+    With `previous` and `max_age_seconds`, the full schema comparison is skipped when the
+    applied revisions and the schema fingerprint are what `previous` saw and its comparison
+    is younger than `max_age_seconds` (the daemon's cheap steady state).
+    """
+    started_at = datetime.now(UTC)
+    clock = time.perf_counter()
+
+    def report(**fields: object) -> TargetReport:
+        return TargetReport(
+            target=target.name,
+            url=target.safe_url,
+            dialect=target.dialect,
+            labels=target.labels,
+            started_at=started_at,
+            duration_seconds=time.perf_counter() - clock,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    reusable = _reusable(previous, max_age_seconds, started_at)
+
+    def decide(heads: tuple[str, ...] | None, fingerprint: str | None) -> bool:
+        if reusable is None or reusable.fingerprint is None:
+            return True
+        previous_heads = reusable.revision.database_heads if reusable.revision else None
+        return heads != previous_heads or fingerprint != reusable.fingerprint
+
+    try:
+        if expected is None:
+            expected = await asyncio.to_thread(load_expected, target)
+        engine = make_engine(target)
+        try:
+            seen = await observe(engine, target, expected.metadata, decide)
+        finally:
+            await engine.dispose()
+    except DriftwatchError as exc:
+        return report(error=str(exc))
+    except Exception as exc:  # a bug must not take the other targets or the daemon down
+        log.debug("internal error checking %s", target.name, exc_info=True)
+        return report(error=f"target {target.name!r}: internal error: {type(exc).__name__}: {exc}")
+
+    return report(
+        check_kind=CheckKind.FULL
+        if seen.diffs is not None or reusable is None
+        else CheckKind.PROBE,
+        revision=revision_state(expected.scripts, seen.database_heads),
+        schema=_schema_result(seen, expected, reusable, started_at),
+        fingerprint=seen.fingerprint,
+    )
+
+
+def _schema_result(
+    seen: Observation, expected: Expected, reusable: TargetReport | None, now: datetime
+) -> SchemaResult:
+    if expected.metadata is None:
+        return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
+    if seen.diffs is None:
+        if reusable is not None and reusable.schema is not None:
+            return reusable.schema
+        return SchemaResult(compared=False, skipped_reason="comparison not run")
+    findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
+    return SchemaResult(compared=True, findings=tuple(findings), compared_at=now)
+
+
+async def check_targets(
+    targets: Iterable[Target],
+    *,
+    concurrency: int = 4,
+    fail_on: frozenset[Category] = ALL_CATEGORIES,
+) -> Report:
+    """Check several targets concurrently (at most `concurrency` at once)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(target: Target) -> TargetReport:
+        async with gate:
+            return await check_target(target)
+
+    reports = await asyncio.gather(*(one(t) for t in targets))
+    return Report(targets=tuple(reports), generated_at=datetime.now(UTC), fail_on=fail_on)

@@ -1,0 +1,302 @@
+"""Turn alembic's autogenerate diffs into typed findings. Pure: no connection under here.
+
+The input is the documented diff format of `alembic.autogenerate.compare_metadata` (what
+`produce_migrations(...).upgrade_ops.as_diffs()` returns): the "old" side is the live
+database, the "new" side the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Table, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.schema import DefaultClause
+
+from driftwatch.findings import Finding, FindingKind
+
+Diff = tuple[Any, ...]
+
+
+def describe_type(type_: Any, dialect: Dialect) -> str:
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:  # some reflected or custom types do not compile on every dialect
+        return repr(type_)
+
+
+def describe_default(default: Any) -> str | None:
+    if default is None or default is False:
+        return None
+    if isinstance(default, DefaultClause):
+        default = default.arg
+    if isinstance(default, TextClause):
+        return default.text
+    if isinstance(default, str):
+        return default
+    return str(default)
+
+
+def describe_column(column: Column[Any], dialect: Dialect) -> str:
+    parts = [describe_type(column.type, dialect), "NULL" if column.nullable else "NOT NULL"]
+    if (default := describe_default(column.server_default)) is not None:
+        parts.append(f"DEFAULT {default}")
+    return " ".join(parts)
+
+
+def _columns(names: Iterable[Any]) -> str:
+    return ", ".join(str(getattr(c, "name", c)) for c in names)
+
+
+def describe_index(index: Index) -> str:
+    cols = _columns(index.expressions)
+    return f"{'UNIQUE ' if index.unique else ''}INDEX ({cols})"
+
+
+def describe_unique(constraint: UniqueConstraint) -> str:
+    return f"UNIQUE ({_columns(constraint.columns)})"
+
+
+def describe_foreign_key(fk: ForeignKeyConstraint) -> str:
+    targets = [element.target_fullname for element in fk.elements]
+    referred = targets[0].rsplit(".", 1)[0] if targets else "?"
+    referred_cols = ", ".join(t.rsplit(".", 1)[-1] for t in targets)
+    text = f"({', '.join(fk.column_keys)}) REFERENCES {referred} ({referred_cols})"
+    if fk.ondelete:
+        text += f" ON DELETE {fk.ondelete.upper()}"
+    if fk.onupdate:
+        text += f" ON UPDATE {fk.onupdate.upper()}"
+    return text
+
+
+class _Translator:
+    def __init__(self, dialect: Dialect, default_schema: str | None) -> None:
+        self.dialect = dialect
+        self.default_schema = default_schema
+
+    def schema(self, schema: str | None) -> str | None:
+        return schema if schema is not None else self.default_schema
+
+    def finding(
+        self,
+        kind: FindingKind,
+        schema: str | None,
+        table: str,
+        name: str | None,
+        *,
+        expected: str | None,
+        actual: str | None,
+        message: str,
+    ) -> Finding:
+        return Finding(
+            kind=kind,
+            schema=self.schema(schema),
+            table=table,
+            name=name,
+            expected=expected,
+            actual=actual,
+            message=message,
+        )
+
+    def table_diff(self, tag: str, table: Table, *rest: Any) -> Finding:
+        if tag == "add_table":
+            return self.finding(
+                FindingKind.MISSING_TABLE,
+                table.schema,
+                table.name,
+                None,
+                expected="table",
+                actual=None,
+                message=f"table {table.name} is in the models but not in the database",
+            )
+        if tag == "remove_table":
+            return self.finding(
+                FindingKind.EXTRA_TABLE,
+                table.schema,
+                table.name,
+                None,
+                expected=None,
+                actual="table",
+                message=f"table {table.name} is in the database but not in the models",
+            )
+        expected = table.comment if tag == "add_table_comment" else None
+        actual = rest[0] if tag == "add_table_comment" and rest else table.comment
+        if tag == "remove_table_comment":
+            actual = table.comment
+        return self.finding(
+            FindingKind.COMMENT_MISMATCH,
+            table.schema,
+            table.name,
+            None,
+            expected=expected,
+            actual=actual,
+            message=f"table {table.name} comment differs",
+        )
+
+    def column_presence(
+        self, tag: str, schema: str | None, tname: str, col: Column[Any]
+    ) -> Finding:
+        described = describe_column(col, self.dialect)
+        if tag == "add_column":
+            return self.finding(
+                FindingKind.MISSING_COLUMN,
+                schema,
+                tname,
+                col.name,
+                expected=described,
+                actual=None,
+                message=f"column {tname}.{col.name} is in the models but not in the database",
+            )
+        return self.finding(
+            FindingKind.EXTRA_COLUMN,
+            schema,
+            tname,
+            col.name,
+            expected=None,
+            actual=described,
+            message=f"column {tname}.{col.name} is in the database but not in the models",
+        )
+
+    def column_change(self, diff: Diff) -> Finding:
+        tag, schema, tname, cname, _info, live, model = diff
+        where = f"{tname}.{cname}"
+        exp: str | None
+        act: str | None
+        if tag == "modify_type":
+            exp, act = describe_type(model, self.dialect), describe_type(live, self.dialect)
+            kind, what = FindingKind.TYPE_MISMATCH, "type"
+        elif tag == "modify_nullable":
+            exp = "NULL" if model else "NOT NULL"
+            act = "NULL" if live else "NOT NULL"
+            kind, what = FindingKind.NULLABLE_MISMATCH, "nullability"
+        elif tag == "modify_default":
+            exp, act = describe_default(model), describe_default(live)
+            kind, what = FindingKind.DEFAULT_MISMATCH, "server default"
+        else:  # modify_comment
+            exp, act = model, live
+            kind, what = FindingKind.COMMENT_MISMATCH, "comment"
+        return self.finding(
+            kind,
+            schema,
+            tname,
+            cname,
+            expected=exp,
+            actual=act,
+            message=f"column {where} {what}: models {exp or 'none'}, database {act or 'none'}",
+        )
+
+    def index_diff(self, tag: str, index: Index) -> Finding:
+        table = index.table
+        tname = table.name if table is not None else "?"
+        schema = table.schema if table is not None else None
+        described = describe_index(index)
+        if tag == "add_index":
+            return self.finding(
+                FindingKind.MISSING_INDEX,
+                schema,
+                tname,
+                index.name,
+                expected=described,
+                actual=None,
+                message=f"index {index.name} on {tname} is in the models but not in the database",
+            )
+        return self.finding(
+            FindingKind.EXTRA_INDEX,
+            schema,
+            tname,
+            index.name,
+            expected=None,
+            actual=described,
+            message=f"index {index.name} on {tname} is in the database but not in the models",
+        )
+
+    def constraint_diff(self, tag: str, constraint: Any) -> Finding:
+        table = constraint.table
+        tname, schema = table.name, table.schema
+        name = constraint.name if isinstance(constraint.name, str) else None
+        missing = tag in ("add_constraint", "add_fk")
+        where = (
+            "in the models but not in the database"
+            if missing
+            else ("in the database but not in the models")
+        )
+        if isinstance(constraint, ForeignKeyConstraint):
+            kind = FindingKind.MISSING_FOREIGN_KEY if missing else FindingKind.EXTRA_FOREIGN_KEY
+            described, label = describe_foreign_key(constraint), "foreign key"
+        elif isinstance(constraint, UniqueConstraint):
+            kind = FindingKind.MISSING_UNIQUE if missing else FindingKind.EXTRA_UNIQUE
+            described, label = describe_unique(constraint), "unique constraint"
+        else:
+            kind = FindingKind.OTHER
+            described, label = type(constraint).__name__, "constraint"
+        return self.finding(
+            kind,
+            schema,
+            tname,
+            name,
+            expected=described if missing else None,
+            actual=None if missing else described,
+            message=f"{label} {name or described} on {tname} is {where}",
+        )
+
+
+def _table_of(diff: Diff, translator: _Translator) -> tuple[str | None, str] | None:
+    """(schema, table) a diff belongs to, to drop details of wholly missing or extra tables."""
+    tag = diff[0]
+    if tag in ("add_column", "remove_column"):
+        return translator.schema(diff[1]), diff[2]
+    obj = diff[1]
+    table = getattr(obj, "table", None)
+    if table is None:
+        return None
+    return translator.schema(table.schema), table.name
+
+
+def findings_from_diffs(
+    diffs: Sequence[Diff | list[Diff]], dialect: Dialect, default_schema: str | None
+) -> list[Finding]:
+    """Translate alembic diffs into findings, sorted by schema, table, kind and name."""
+    t = _Translator(dialect, default_schema)
+    flat: list[Diff] = []
+    for diff in diffs:
+        # column modifications arrive as a list of tuples per column
+        flat.extend(diff if isinstance(diff, list) else [diff])
+
+    findings: list[Finding] = []
+    whole_tables: set[tuple[str | None, str]] = set()
+    for diff in flat:
+        tag = diff[0]
+        if tag in ("add_table", "remove_table"):
+            whole_tables.add((t.schema(diff[1].schema), diff[1].name))
+            findings.append(t.table_diff(tag, diff[1]))
+        elif tag in ("add_table_comment", "remove_table_comment"):
+            findings.append(t.table_diff(tag, *diff[1:]))
+    for diff in flat:
+        tag = diff[0]
+        if tag in ("add_table", "remove_table", "add_table_comment", "remove_table_comment"):
+            continue
+        if _table_of(diff, t) in whole_tables:
+            continue  # a missing table's indexes are missing too; saying so again is noise
+        if tag in ("add_column", "remove_column"):
+            findings.append(t.column_presence(tag, diff[1], diff[2], diff[3]))
+        elif tag in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
+            findings.append(t.column_change(diff))
+        elif tag in ("add_index", "remove_index"):
+            findings.append(t.index_diff(tag, diff[1]))
+        elif tag in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+            findings.append(t.constraint_diff(tag, diff[1]))
+        else:
+            findings.append(
+                Finding(
+                    kind=FindingKind.OTHER,
+                    schema=None,
+                    table="?",
+                    name=None,
+                    expected=None,
+                    actual=None,
+                    message=f"unclassified difference: {tag}",
+                )
+            )
+    return sorted(findings, key=lambda f: f.sort_key)

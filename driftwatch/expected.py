@@ -1,0 +1,174 @@
+"""The expected side, read without a database: the migration scripts and the models.
+
+Nothing here runs the project's env.py. Scripts are read with alembic's public
+ScriptDirectory; models are imported from `module:attr` paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import MetaData
+
+from driftwatch.errors import MetadataError, ScriptsError
+from driftwatch.revisions import ScriptGraph, ScriptRevision
+from driftwatch.targets import Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expected:
+    """What the code says the database should be."""
+
+    scripts: ScriptGraph
+    metadata: MetaData | None  # None: no models configured, schema comparison is skipped
+
+
+def _prepend_sys_path(paths: list[str]) -> None:
+    for entry in reversed(paths):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+@contextmanager
+def _alembic_errors(what: str) -> Iterator[None]:
+    try:
+        with warnings.catch_warnings():
+            # deprecations in the project's alembic.ini are the project's business, not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    except CommandError as exc:
+        raise ScriptsError(f"{what}: {_first_line(exc)}") from None
+    except (SyntaxError, ImportError) as exc:
+        raise ScriptsError(
+            f"{what}: a migration script does not load: {_first_line(exc)}"
+        ) from None
+    except Exception as exc:  # alembic raises many kinds on broken graphs
+        raise ScriptsError(f"{what}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _script_directory(target: Target) -> ScriptDirectory:
+    if target.alembic_ini is not None:
+        ini = target.alembic_ini.resolve()
+        if not ini.is_file():
+            raise ScriptsError(f"target {target.name!r}: alembic config {ini} does not exist")
+        config = Config(str(ini))
+        if target.version_locations:
+            config.set_main_option("path_separator", "os")
+            config.set_main_option("version_locations", ":".join(target.version_locations))
+        # alembic resolves these against the working directory; a monitor runs from anywhere,
+        # so anchor relative entries at the ini file's folder
+        prepend = [str(ini.parent / p) for p in (config.get_prepend_sys_paths_list() or [])]
+        config.set_main_option("prepend_sys_path", "")
+        _prepend_sys_path(prepend)
+        return ScriptDirectory.from_config(config)
+    location = target.script_location
+    if location is None:
+        raise ScriptsError(f"target {target.name!r}: set alembic_ini or script_location")
+    if ":" not in location and not Path(location).is_dir():
+        raise ScriptsError(f"target {target.name!r}: script_location {location} does not exist")
+    config = Config()
+    config.set_main_option("script_location", location)
+    if target.version_locations:
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", ":".join(target.version_locations))
+    return ScriptDirectory.from_config(config)
+
+
+def load_scripts(target: Target) -> ScriptGraph:
+    """Read every revision of the target's migration scripts into a plain graph."""
+    with _alembic_errors(f"target {target.name!r}: migration scripts"):
+        directory = _script_directory(target)
+        revisions: dict[str, ScriptRevision] = {}
+        for script in directory.walk_revisions():
+            parents = _tuple(script.down_revision)
+            depends = tuple(_revision_id(directory, dep) for dep in _tuple(script.dependencies))
+            revisions[script.revision] = ScriptRevision(
+                revision=script.revision, parents=parents + depends, message=script.doc
+            )
+        heads = tuple(directory.get_heads())
+    if not revisions:
+        raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
+    return ScriptGraph(revisions=revisions, heads=heads)
+
+
+def _revision_id(directory: ScriptDirectory, name: str) -> str:
+    """A dependency may name a branch label; the graph wants the revision it stands for."""
+    script = directory.get_revision(name)
+    if script is None:
+        raise ScriptsError(f"dependency {name!r} names no revision")
+    return script.revision
+
+
+def _tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _import(module_name: str, origin: str) -> object:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise MetadataError(
+            f"{origin}: cannot import {module_name!r}: {_first_line(exc)}"
+        ) from None
+    except Exception as exc:  # the user's module raised while importing
+        raise MetadataError(
+            f"{origin}: importing {module_name!r} failed: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+
+
+def _resolve(path: str, origin: str) -> MetaData:
+    module_name, sep, attr_path = path.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise MetadataError(f"{origin}: {path!r} is not of the form module:attribute")
+    obj = _import(module_name, origin)
+    for attr in attr_path.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            raise MetadataError(f"{origin}: {path!r}: no attribute {attr!r}") from None
+    if not isinstance(obj, MetaData):
+        raise MetadataError(f"{origin}: {path!r} is a {type(obj).__name__}, not a MetaData")
+    return obj
+
+
+def load_metadata(target: Target) -> MetaData | None:
+    """Import the target's models and return their MetaData, merged when several are named."""
+    origin = f"target {target.name!r} metadata"
+    for module_name in target.imports:
+        _import(module_name, origin)
+    found = [_resolve(path, origin) for path in target.metadata]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    merged = MetaData(naming_convention=found[0].naming_convention)
+    for metadata in found:
+        for table in metadata.tables.values():
+            if table.key in merged.tables:
+                raise MetadataError(f"{origin}: table {table.key!r} is defined twice")
+            table.to_metadata(merged)
+    return merged
+
+
+def load_expected(target: Target) -> Expected:
+    """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
+    scripts = load_scripts(target)
+    return Expected(scripts=scripts, metadata=load_metadata(target))

@@ -1,0 +1,191 @@
+"""Reports as text for people and JSON for programs. The JSON layout is a public contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from driftwatch import __version__
+from driftwatch.findings import Finding
+from driftwatch.report import Report, SchemaResult, Status, TargetReport
+from driftwatch.revisions import RevisionState, RevisionStateKind
+
+JSON_SCHEMA_VERSION = 1
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": finding.kind.value,
+        "severity": finding.severity.value,
+        "schema": finding.schema,
+        "table": finding.table,
+        "name": finding.name,
+        "expected": finding.expected,
+        "actual": finding.actual,
+        "message": finding.message,
+    }
+
+
+def revision_json(state: RevisionState) -> dict[str, Any]:
+    return {
+        "state": state.kind.value,
+        "in_sync": state.in_sync,
+        "database_heads": None if state.database_heads is None else list(state.database_heads),
+        "script_heads": list(state.script_heads),
+        "pending": [{"revision": p.revision, "message": p.message} for p in state.pending],
+        "unknown": list(state.unknown),
+    }
+
+
+def schema_json(schema: SchemaResult) -> dict[str, Any]:
+    return {
+        "compared": schema.compared,
+        "in_sync": schema.in_sync if schema.compared else None,
+        "skipped_reason": schema.skipped_reason,
+        "compared_at": _time(schema.compared_at),
+        "counts": schema.counts_by_kind(),
+        "findings": [finding_json(f) for f in schema.findings],
+    }
+
+
+def target_json(report: TargetReport, fail_on: frozenset[Any]) -> dict[str, Any]:
+    return {
+        "name": report.target,
+        "url": report.url,
+        "dialect": report.dialect,
+        "labels": dict(report.labels),
+        "status": report.status(fail_on).value,
+        "check_kind": None if report.check_kind is None else report.check_kind.value,
+        "started_at": _time(report.started_at),
+        "duration_seconds": round(report.duration_seconds, 6),
+        "error": report.problem(),
+        "revision": None if report.revision is None else revision_json(report.revision),
+        "schema": None if report.schema is None else schema_json(report.schema),
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "driftwatch_version": __version__,
+        "generated_at": _time(report.generated_at),
+        "fail_on": sorted(c.value for c in report.fail_on),
+        "status": report.status().value,
+        "exit_code": int(report.exit_code()),
+        "targets": [target_json(t, report.fail_on) for t in report.targets],
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_json(report), indent=2, sort_keys=False)
+
+
+# --- text -----------------------------------------------------------------------------
+
+STATUS_WORDS = {
+    Status.IN_SYNC: "IN SYNC",
+    Status.OUT_OF_SYNC: "OUT OF SYNC",
+    Status.ERROR: "COULD NOT CHECK",
+}
+
+
+def _short(revisions: tuple[str, ...] | None) -> str:
+    if revisions is None:
+        return "(no version table)"
+    return ", ".join(revisions) if revisions else "(base: nothing applied)"
+
+
+def _revision_lines(state: RevisionState) -> Iterator[str]:
+    kind = state.kind
+    pending = len(state.pending)
+    plural = "s" if pending != 1 else ""
+    heads = len(state.script_heads)
+    headline = {
+        RevisionStateKind.AT_HEAD: "at head",
+        RevisionStateKind.BEHIND: f"BEHIND: {pending} migration{plural} pending",
+        RevisionStateKind.UNKNOWN_REVISION: "UNKNOWN REVISION: the scripts do not have "
+        + ", ".join(state.unknown),
+        RevisionStateKind.NO_VERSION_TABLE: "NO VERSION TABLE: the database was never migrated",
+        RevisionStateKind.MULTIPLE_SCRIPT_HEADS: f"MULTIPLE SCRIPT HEADS ({heads})"
+        + (f", {pending} migration{plural} pending" if pending else ""),
+        RevisionStateKind.PARTIALLY_APPLIED: "PARTIALLY APPLIED: the database is on some of "
+        f"{heads} script heads, {pending} migration{plural} pending",
+    }[kind]
+    yield f"  revision  {headline}"
+    yield f"            database {_short(state.database_heads)}; head {_short(state.script_heads)}"
+    for item in state.pending:
+        yield f"            pending  {item.revision}  {item.message}"
+
+
+def _finding_line(finding: Finding) -> str:
+    detail = []
+    if finding.expected is not None:
+        detail.append(f"models: {finding.expected}")
+    if finding.actual is not None:
+        detail.append(f"database: {finding.actual}")
+    name = finding.name or "(table)"
+    return f"      {finding.kind.value:<20} {name:<28} {'; '.join(detail)}"
+
+
+def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
+    if not schema.compared:
+        yield f"  schema    not compared: {schema.skipped_reason}"
+        return
+    how = "last full comparison stands" if kind == "probe" else "full comparison"
+    if not schema.findings:
+        yield f"  schema    matches the models ({how})"
+        return
+    count = len(schema.findings)
+    yield f"  schema    {count} difference{'s' if count != 1 else ''} ({how})"
+
+    def table_of(f: Finding) -> str:
+        return f"{f.schema}.{f.table}" if f.schema else f.table
+
+    for table_name, group in groupby(schema.findings, key=table_of):
+        yield f"    {table_name}"
+        yield from (_finding_line(f) for f in group)
+
+
+def _summary(report: TargetReport, status: Status) -> str:
+    parts = []
+    if status is Status.ERROR:
+        parts.append(report.problem() or "")
+    else:
+        if report.revision is not None and not report.revision.in_sync:
+            parts.append(report.revision.kind.value.replace("_", " "))
+        if report.schema is not None and report.schema.findings:
+            parts.append(f"{len(report.schema.findings)} schema difference(s)")
+    tail = f": {', '.join(parts)}" if parts else ""
+    return f"  => {STATUS_WORDS[status]}{tail}  ({report.duration_seconds:.2f} s)"
+
+
+def target_text(report: TargetReport, status: Status) -> Iterator[str]:
+    yield f"[{report.target}] {report.url}"
+    if report.revision is not None:
+        yield from _revision_lines(report.revision)
+    if report.schema is not None:
+        kind = None if report.check_kind is None else report.check_kind.value
+        yield from _schema_lines(report.schema, kind)
+    yield _summary(report, status)
+
+
+def render_text(report: Report) -> str:
+    lines: list[str] = []
+    statuses = [t.status(report.fail_on) for t in report.targets]
+    for target, status in zip(report.targets, statuses, strict=True):
+        lines.extend(target_text(target, status))
+        lines.append("")
+    counts = {s: statuses.count(s) for s in Status}
+    n = len(report.targets)
+    lines.append(
+        f"{n} target{'s' if n != 1 else ''}: {counts[Status.IN_SYNC]} in sync, "
+        f"{counts[Status.OUT_OF_SYNC]} out of sync, {counts[Status.ERROR]} could not be checked"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""Reports: the outcome of checking targets, as plain immutable values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from driftwatch.findings import Finding
+from driftwatch.revisions import RevisionState, RevisionStateKind
+
+
+class CheckKind(StrEnum):
+    FULL = "full"  # the live schema was compared with the models
+    PROBE = "probe"  # revision and schema fingerprint unchanged: the last comparison stands
+
+
+class Category(StrEnum):
+    """What may count as out of sync (`--fail-on`)."""
+
+    REVISION = "revision"
+    SCHEMA = "schema"
+
+
+ALL_CATEGORIES = frozenset(Category)
+
+
+class Status(StrEnum):
+    IN_SYNC = "in_sync"
+    OUT_OF_SYNC = "out_of_sync"
+    ERROR = "error"  # could not check
+
+
+class ExitCode(IntEnum):
+    IN_SYNC = 0
+    OUT_OF_SYNC = 1
+    ERROR = 2
+
+
+EXIT_CODES = {Status.IN_SYNC: ExitCode.IN_SYNC, Status.OUT_OF_SYNC: ExitCode.OUT_OF_SYNC}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaResult:
+    compared: bool
+    findings: tuple[Finding, ...] = ()
+    skipped_reason: str | None = None
+    compared_at: datetime | None = None  # when the comparison behind `findings` ran
+
+    @property
+    def in_sync(self) -> bool:
+        return self.compared and not self.findings
+
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.kind.value for f in self.findings).items()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetReport:
+    """The outcome of one check of one target. `error` set means it could not be checked."""
+
+    target: str
+    url: str  # password masked
+    dialect: str
+    started_at: datetime
+    duration_seconds: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+    check_kind: CheckKind | None = None
+    revision: RevisionState | None = None
+    schema: SchemaResult | None = None
+    fingerprint: str | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+    def problem(self) -> str | None:
+        """Why the target could not be checked, if it could not."""
+        if self.error is not None:
+            return self.error
+        if self.revision is not None and self.revision.kind is RevisionStateKind.NO_VERSION_TABLE:
+            return (
+                f"target {self.target!r}: the database has no alembic version table "
+                "(never migrated, or the wrong version_table/version_table_schema)"
+            )
+        return None
+
+    def status(self, fail_on: frozenset[Category] = ALL_CATEGORIES) -> Status:
+        if self.problem() is not None:
+            return Status.ERROR
+        revision_bad = self.revision is not None and not self.revision.in_sync
+        schema_bad = self.schema is not None and self.schema.compared and not self.schema.in_sync
+        if (Category.REVISION in fail_on and revision_bad) or (
+            Category.SCHEMA in fail_on and schema_bad
+        ):
+            return Status.OUT_OF_SYNC
+        return Status.IN_SYNC
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Every target checked in one run."""
+
+    targets: tuple[TargetReport, ...]
+    generated_at: datetime
+    fail_on: frozenset[Category] = ALL_CATEGORIES
+
+    def status(self) -> Status:
+        statuses = {t.status(self.fail_on) for t in self.targets}
+        for worst in (Status.ERROR, Status.OUT_OF_SYNC):
+            if worst in statuses:
+                return worst
+        return Status.IN_SYNC
+
+    def exit_code(self) -> ExitCode:
+        return EXIT_CODES.get(self.status(), ExitCode.ERROR)
+
+    def problems(self) -> Iterable[str]:
+        return (p for t in self.targets if (p := t.problem()) is not None)

@@ -1,0 +1,222 @@
+"""Configuration: a TOML file, `.env`, the environment and CLI flags, validated once.
+
+Strength, strongest first: CLI flags, environment (DRIFTWATCH_ prefix, `__` for nesting),
+`.env`, the TOML file (`--config`, $DRIFTWATCH_CONFIG, or ./driftwatch.toml). Core modules never
+import this: `targets.build_targets` turns settings into plain `Target` values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from driftwatch.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "driftwatch.toml"
+CONFIG_ENV = "DRIFTWATCH_CONFIG"
+TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+RESERVED_LABELS = frozenset({"target", "dialect", "instance", "job"})
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class TargetSettings(BaseModel):
+    """One monitored database, as written in the configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    url: SecretStr | None = None
+    url_env: str | None = None
+    url_file: Path | None = None
+    alembic_ini: Path | None = None
+    script_location: str | None = None
+    version_locations: StrList = Field(default_factory=list)
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    metadata: StrList = Field(default_factory=list)
+    imports: StrList = Field(default_factory=list)
+    schemas: StrList = Field(default_factory=list)
+    include_tables: StrList = Field(default_factory=list)
+    exclude_tables: StrList = Field(default_factory=list)
+    compare_type: bool = True
+    compare_server_default: bool = False
+    interval_seconds: float | None = Field(default=None, gt=0)
+    connect_timeout_seconds: float = Field(default=10, gt=0)
+    statement_timeout_seconds: float = Field(default=30, gt=0)
+    lock_timeout_seconds: float = Field(default=2, gt=0)
+    check_timeout_seconds: float = Field(default=300, gt=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_label_value(cls, name: str) -> str:
+        if not TARGET_NAME.match(name):
+            raise ValueError(
+                "must be 1-63 characters of letters, digits, '_', '.', '-', "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_prometheus_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if not LABEL_NAME.match(key) or key.startswith("__"):
+                raise ValueError(f"label name {key!r} is not a valid Prometheus label name")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved")
+        return labels
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> TargetSettings:
+        given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of url, url_env, url_file (got {', '.join(given)})")
+        if self.alembic_ini is not None and self.script_location is not None:
+            raise ValueError("give alembic_ini or script_location, not both")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything driftwatch reads from its configuration sources."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTWATCH_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        # .env is shared with the application (DATABASE_URL ...): only our prefix is ours
+        dotenv_filtering="match_prefix",
+    )
+    toml_data: ClassVar[dict[str, Any]] = {}
+
+    targets: list[TargetSettings] = Field(default_factory=list)
+    # daemon
+    listen: str = "0.0.0.0:9647"  # an exporter serves the network by default
+    interval_seconds: float = Field(default=60, gt=0)
+    jitter_seconds: float | None = Field(default=None, ge=0)
+    max_age_seconds: float = Field(default=3600, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    shutdown_grace_seconds: float = Field(default=30, ge=0)
+    drift_table_series_limit: int = Field(default=200, ge=0)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    basic_auth_username: str | None = None
+    basic_auth_password: SecretStr | None = None
+    basic_auth_password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        names = [t.name for t in self.targets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"target names must be unique (repeated: {', '.join(duplicates)})")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        has_password = self.basic_auth_password or self.basic_auth_password_file
+        if bool(self.basic_auth_username) != bool(has_password):
+            raise ValueError("basic_auth_username needs basic_auth_password(_file), and back")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _DictSource(settings_cls, cls.toml_data),
+        )
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """The parsed TOML file as the weakest settings source."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def config_file_path(explicit: Path | None) -> Path | None:
+    """The TOML file to read: --config, then $DRIFTWATCH_CONFIG, then ./driftwatch.toml."""
+    if explicit is not None:
+        return explicit
+    if from_env := os.environ.get(CONFIG_ENV):
+        return Path(from_env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
+    return data
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{origin}: {where}: {message}{more}"
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read every source and validate once; raise ConfigError with one line on bad input."""
+    path = config_file_path(config)
+    data = read_toml(path) if path is not None else {}
+    bound = type("BoundSettings", (Settings,), {"toml_data": data})
+    origin = f"config file {path}" if path is not None else "configuration"
+    try:
+        settings: Settings = bound(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+    return settings

@@ -1,0 +1,230 @@
+"""Targets: the plain, validated description of one monitored database."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from driftwatch.errors import ConfigError
+from driftwatch.settings import Settings, TargetSettings
+
+# we only read, so the driver is ours to choose: the async one of each backend we support
+ASYNC_DRIVERS: Mapping[str, str] = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+}
+ZERO_CONFIG_TARGET = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Everything needed to check one database; built once from settings."""
+
+    name: str
+    url: URL  # repr() and str() mask the password; never render it with hide_password=False
+    alembic_ini: Path | None = None
+    script_location: str | None = None
+    version_locations: tuple[str, ...] = ()
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    metadata: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()
+    include_tables: tuple[str, ...] = ()
+    exclude_tables: tuple[str, ...] = ()
+    compare_type: bool = True
+    compare_server_default: bool = False
+    interval_seconds: float | None = None
+    connect_timeout_seconds: float = 10
+    statement_timeout_seconds: float = 30
+    lock_timeout_seconds: float = 2
+    check_timeout_seconds: float = 300
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def safe_url(self) -> str:
+        return mask_url(self.url)
+
+
+def mask_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def parse_url(raw: str, *, origin: str) -> URL:
+    """Parse a database URL and switch it to our async driver; one-line error otherwise."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        # never echo the raw string: it may hold a password
+        raise ConfigError(f"{origin}: not a database URL (expected dialect://...)") from None
+    backend = url.get_backend_name()
+    driver = ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        supported = "postgresql, mysql/mariadb, sqlite"
+        raise ConfigError(f"{origin}: unsupported database {backend!r} (supported: {supported})")
+    url = url.set(drivername=driver)
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(f"{origin}: a SQLite target needs a database file path")
+    return url
+
+
+def _resolve_url(ts: TargetSettings) -> URL:
+    origin = f"target {ts.name!r}"
+    if ts.url is not None:
+        return parse_url(ts.url.get_secret_value(), origin=f"{origin} url")
+    if ts.url_env is not None:
+        raw = os.environ.get(ts.url_env)
+        if not raw:
+            raise ConfigError(f"{origin}: environment variable {ts.url_env} is not set")
+        return parse_url(raw, origin=f"{origin} ${ts.url_env}")
+    if ts.url_file is not None:
+        try:
+            raw = ts.url_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{origin}: url_file {ts.url_file}: {exc.strerror}") from None
+        return parse_url(raw, origin=f"{origin} url_file {ts.url_file}")
+    raise ConfigError(
+        f"{origin}: no database URL (set url, url_env or url_file; or DATABASE_URL, or --url)"
+    )
+
+
+def _from_settings(ts: TargetSettings) -> Target:
+    if ts.alembic_ini is None and ts.script_location is None:
+        raise ConfigError(f"target {ts.name!r}: set alembic_ini or script_location")
+    metadata = tuple(ts.metadata)
+    if not metadata and ts.alembic_ini is not None:
+        metadata = _metadata_from_ini(ts.alembic_ini)
+    return Target(
+        name=ts.name,
+        url=_resolve_url(ts),
+        alembic_ini=ts.alembic_ini,
+        script_location=ts.script_location,
+        version_locations=tuple(ts.version_locations),
+        version_table=ts.version_table,
+        version_table_schema=ts.version_table_schema,
+        metadata=metadata,
+        imports=tuple(ts.imports),
+        schemas=tuple(ts.schemas),
+        include_tables=tuple(ts.include_tables),
+        exclude_tables=tuple(ts.exclude_tables),
+        compare_type=ts.compare_type,
+        compare_server_default=ts.compare_server_default,
+        interval_seconds=ts.interval_seconds,
+        connect_timeout_seconds=ts.connect_timeout_seconds,
+        statement_timeout_seconds=ts.statement_timeout_seconds,
+        lock_timeout_seconds=ts.lock_timeout_seconds,
+        check_timeout_seconds=ts.check_timeout_seconds,
+        labels=dict(ts.labels),
+    )
+
+
+def _read_ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"alembic config {path} does not exist") from None
+    except (OSError, configparser.Error) as exc:
+        raise ConfigError(f"alembic config {path} cannot be read: {exc}") from None
+    return parser
+
+
+def _metadata_from_ini(path: Path) -> tuple[str, ...]:
+    """`[driftwatch] metadata = module:attr ...` in alembic.ini, so a project needs no file."""
+    raw = _read_ini(path).get("driftwatch", "metadata", fallback="")
+    return tuple(raw.split())
+
+
+def _zero_config_target(cwd: Path, overrides: Mapping[str, Any]) -> TargetSettings:
+    """With no targets configured: DATABASE_URL and ./alembic.ini, as the migration guide has it."""
+    ini = cwd / "alembic.ini"
+    has_scripts = overrides.get("alembic_ini") or overrides.get("script_location")
+    if not ini.is_file() and not has_scripts:
+        raise ConfigError(
+            "no targets configured: write driftwatch.toml (or pass --config), "
+            "or run where alembic.ini is, with DATABASE_URL set"
+        )
+    url = os.environ.get("DATABASE_URL") or _dotenv_value(cwd / ".env", "DATABASE_URL")
+    if not url and ini.is_file():
+        url = _read_ini(ini).get("alembic", "sqlalchemy.url", fallback="") or None
+    return TargetSettings(
+        name=ZERO_CONFIG_TARGET,
+        url=None if url is None else SecretStr(url),
+        alembic_ini=ini if ini.is_file() else None,
+    )
+
+
+def _override(ts: TargetSettings, overrides: Mapping[str, Any]) -> TargetSettings:
+    """Apply command-line values to one target; a flag replaces its alternatives."""
+    given = {k: v for k, v in overrides.items() if v not in (None, (), [])}
+    if not given:
+        return ts
+    data = ts.model_dump()
+    if "url" in given:
+        data.update(url_env=None, url_file=None)
+    if "alembic_ini" in given:
+        data.update(script_location=None)
+    if "script_location" in given:
+        data.update(alembic_ini=None)
+    data.update(given)
+    try:
+        return TargetSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"command line: {where}: {first['msg']}") from None
+
+
+def _dotenv_value(path: Path, key: str) -> str | None:
+    from dotenv import dotenv_values  # noqa: PLC0415 - pydantic-settings' own dependency
+
+    if not path.is_file():
+        return None
+    return dotenv_values(path).get(key)
+
+
+def build_targets(
+    settings: Settings,
+    *,
+    names: tuple[str, ...] = (),
+    overrides: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> list[Target]:
+    """Turn settings into targets, keeping those named (all when none are).
+
+    `overrides` (url, alembic_ini, script_location, metadata from the command line) apply
+    to the one selected target.
+    """
+    overrides = overrides or {}
+    configured = list(settings.targets) or [_zero_config_target(cwd or Path.cwd(), overrides)]
+    if names:
+        known = {t.name for t in configured}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ConfigError(
+                f"no target named {', '.join(map(repr, missing))} "
+                f"(configured: {', '.join(sorted(known))})"
+            )
+        configured = [t for t in configured if t.name in names]
+    if any(v not in (None, (), []) for v in overrides.values()):
+        if len(configured) > 1:
+            flags = ", ".join("--" + k.replace("_", "-") for k, v in overrides.items() if v)
+            raise ConfigError(f"{flags} apply to one target: choose it with --target")
+        configured = [_override(configured[0], overrides)]
+    return [_from_settings(ts) for ts in configured]

@@ -26,3 +26,14 @@ class MigrationsOutOfDateError(ControlPlaneError):
         super().__init__(message)
         self.database_heads = database_heads
         self.script_heads = script_heads
+
+
+class AlembicConfigNotFoundError(ControlPlaneError):
+    """The alembic.ini the startup check needs is not where ALEMBIC_CONFIG says."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"alembic config {path!r} not found (relative paths start at the working "
+            "directory); set ALEMBIC_CONFIG to the Control Plane's alembic.ini"
+        )
+        self.path = path

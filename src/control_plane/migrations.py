@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic.config import Config
 
+from control_plane.errors import AlembicConfigNotFoundError
+
 
 def context_options(dialect_name: str) -> dict[str, Any]:
     """Options for `context.configure` / `MigrationContext.configure`, per dialect.
@@ -27,6 +29,8 @@ def alembic_config(ini_path: str | Path, *, database_url: str | None = None) -> 
     A URL set here wins over DATABASE_URL in `env.py`. `%` is doubled because the value goes
     through configparser interpolation (URL-encoded passwords contain `%`).
     """
+    if not Path(ini_path).is_file():
+        raise AlembicConfigNotFoundError(str(ini_path))
     config = Config(str(ini_path))
     if database_url is not None:
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -203,6 +203,7 @@ def test_history_has_several_small_steps() -> None:
         assert SCRIPTS.get_revision(newer).down_revision == older
 
 
+@pytest.mark.postgres
 def test_guide_commands_on_postgresql(pg_url: URL) -> None:
     """upgrade head, current, history, downgrade -1, downgrade <rev>, upgrade <rev> and upgrade
     head do what the guide says, judged by the version table and the tables present."""
@@ -285,6 +286,7 @@ def test_init_models_builds_the_head_schema(two_urls: tuple[URL, URL]) -> None:
     assert on_connection(created, _schema) == on_connection(migrated, _schema)
 
 
+@pytest.mark.postgres
 def test_every_downgrade_undoes_its_upgrade(pg_url: URL) -> None:
     """Stairway: walking up one revision at a time and back down again, the schema after each
     `downgrade -1` equals the schema before the matching `upgrade +1` (tables, columns, types,
@@ -304,6 +306,7 @@ def test_every_downgrade_undoes_its_upgrade(pg_url: URL) -> None:
     assert on_connection(pg_url, _schema) == {"tables": {}, "enums": []}
 
 
+@pytest.mark.postgres
 def test_autogenerate_detects_a_model_change(project_copy: Path, pg_url: URL) -> None:
     """In a copy of the project, a column added to the models comes out of
     `revision --autogenerate` as an add_column in a new migration, which then applies."""

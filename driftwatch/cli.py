@@ -14,7 +14,7 @@ from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode
 from driftwatch.settings import load_settings
-from driftwatch.targets import build_targets
+from driftwatch.targets import Target, build_targets
 
 log = logging.getLogger("driftwatch")
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(args: argparse.Namespace) -> tuple[list, int]:  # type: ignore[type-arg]
+def _targets(args: argparse.Namespace) -> tuple[list[Target], int]:
     settings = load_settings(args.config)
     overrides = {
         "url": args.url,

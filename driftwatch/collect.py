@@ -117,15 +117,21 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
     try:
         rows = conn.execute(select(version_table.c.version_num)).scalars().all()
     except DBAPIError as exc:
-        if _is_timeout(exc):
-            raise
-        raise VersionTableError(f"version table {where} cannot be read as alembic's") from None
+        message = str(_root_cause(exc)).lower()
+        if "column" in message and any(
+            s in message for s in ("does not exist", "unknown column", "no such column")
+        ):
+            raise VersionTableError(
+                f"target {target.name!r}: table {where} has no version_num column: "
+                "not an alembic version table"
+            ) from None
+        raise
     bad = [row for row in rows if not isinstance(row, str) or not REVISION_ID.match(row)]
     if bad:
         shown = repr(bad[0])[:40]
         raise VersionTableError(
-            f"version table {where} holds {len(bad)} value(s) that are not revision "
-            f"identifiers, e.g. {shown}"
+            f"target {target.name!r}: version table {where} holds {len(bad)} value(s) that are "
+            f"not revision identifiers, e.g. {shown}"
         )
     return tuple(sorted(set(rows)))
 
@@ -335,9 +341,17 @@ def _is_timeout(exc: BaseException) -> bool:
     return "statement timeout" in text_ or "lock timeout" in text_ or "max_statement_time" in text_
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The driver's own exception under SQLAlchemy's and the async adapter's wrappers."""
+    root: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    return root
+
+
 def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one return per cause
     """One line saying why the database could not be read, without secrets."""
-    root: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    root = _root_cause(exc)
     name = type(root).__name__
     text_ = str(root).strip().splitlines()[0] if str(root).strip() else name
     host = f"{target.url.host or 'localhost'}:{target.url.port or ''}".rstrip(":")
@@ -366,6 +380,8 @@ def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one r
         return f"cannot connect to {host}: {text_}"
     if _is_timeout(root):
         return f"a query hit the statement or lock timeout: {text_}"
+    if "permission denied" in lowered or "command denied" in lowered:
+        return f"permission denied: {text_}"
     return f"{name}: {text_}"
 
 

@@ -45,6 +45,8 @@ def _alembic_errors(what: str) -> Iterator[None]:
             # deprecations in the project's alembic.ini are the project's business, not ours
             warnings.simplefilter("ignore", DeprecationWarning)
             yield
+    except ScriptsError:
+        raise
     except CommandError as exc:
         raise ScriptsError(f"{what}: {_first_line(exc)}") from None
     except (SyntaxError, ImportError) as exc:

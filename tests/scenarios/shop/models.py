@@ -21,7 +21,9 @@ users = sa.Table(
     sa.Column("email", sa.String(255), nullable=False),
     sa.Column("name", sa.String(100), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.UniqueConstraint("email"),
     comment="people who order",
 )

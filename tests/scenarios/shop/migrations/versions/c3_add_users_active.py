@@ -15,9 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true())
-        )
+        batch.add_column(sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:

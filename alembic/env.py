@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from control_plane import models
 from control_plane.config import Settings
 from control_plane.migrations import context_options

@@ -30,6 +30,23 @@ class Expected:
 
     scripts: ScriptGraph
     metadata: MetaData | None  # None: no models configured, schema comparison is skipped
+    script_files: tuple[str, ...] = ()  # where `scripts` was read from, to notice edits
+    script_signature: tuple[tuple[str, int], ...] = ()  # their modification times when read
+
+
+def files_signature(paths: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Modification times of the script files and their folders (a new file touches its folder).
+
+    Cheap enough to compute on every daemon tick: one stat per file.
+    """
+    entries = sorted({*paths, *(str(Path(p).parent) for p in paths)})
+    signature = []
+    for entry in entries:
+        try:
+            signature.append((entry, Path(entry).stat().st_mtime_ns))
+        except OSError:
+            signature.append((entry, -1))
+    return tuple(signature)
 
 
 def _prepend_sys_path(paths: list[str]) -> None:
@@ -68,13 +85,13 @@ def _script_directory(target: Target) -> ScriptDirectory:
         if not ini.is_file():
             raise ScriptsError(f"target {target.name!r}: alembic config {ini} does not exist")
         config = Config(str(ini))
+        # alembic resolves these against the working directory; a monitor runs from anywhere,
+        # so anchor relative entries at the ini file's folder (read before path_separator moves)
+        prepend = [str(ini.parent / p) for p in (config.get_prepend_sys_paths_list() or [])]
+        config.set_main_option("prepend_sys_path", "")
         if target.version_locations:
             config.set_main_option("path_separator", "os")
             config.set_main_option("version_locations", ":".join(target.version_locations))
-        # alembic resolves these against the working directory; a monitor runs from anywhere,
-        # so anchor relative entries at the ini file's folder
-        prepend = [str(ini.parent / p) for p in (config.get_prepend_sys_paths_list() or [])]
-        config.set_main_option("prepend_sys_path", "")
         _prepend_sys_path(prepend)
         return ScriptDirectory.from_config(config)
     location = target.script_location
@@ -90,12 +107,17 @@ def _script_directory(target: Target) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
-def load_scripts(target: Target) -> ScriptGraph:
-    """Read every revision of the target's migration scripts into a plain graph."""
+def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
+    """Read every revision of the target's migration scripts into a plain graph.
+
+    Also returns the files read, so a long-running caller can tell when they change.
+    """
+    files: list[str] = []
     with _alembic_errors(f"target {target.name!r}: migration scripts"):
         directory = _script_directory(target)
         revisions: dict[str, ScriptRevision] = {}
         for script in directory.walk_revisions():
+            files.append(script.path)
             parents = _tuple(script.down_revision)
             depends = tuple(_revision_id(directory, dep) for dep in _tuple(script.dependencies))
             revisions[script.revision] = ScriptRevision(
@@ -104,7 +126,7 @@ def load_scripts(target: Target) -> ScriptGraph:
         heads = tuple(directory.get_heads())
     if not revisions:
         raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
-    return ScriptGraph(revisions=revisions, heads=heads)
+    return ScriptGraph(revisions=revisions, heads=heads), tuple(files)
 
 
 def _revision_id(directory: ScriptDirectory, name: str) -> str:
@@ -172,5 +194,23 @@ def load_metadata(target: Target) -> MetaData | None:
 
 def load_expected(target: Target) -> Expected:
     """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
-    scripts = load_scripts(target)
-    return Expected(scripts=scripts, metadata=load_metadata(target))
+    scripts, files = load_scripts(target)
+    return Expected(
+        scripts=scripts,
+        metadata=load_metadata(target),
+        script_files=files,
+        script_signature=files_signature(files),
+    )
+
+
+def refresh_scripts(target: Target, expected: Expected) -> Expected:
+    """`expected` with its scripts re-read if a script file changed since; models stay."""
+    if files_signature(expected.script_files) == expected.script_signature:
+        return expected
+    scripts, files = load_scripts(target)
+    return Expected(
+        scripts=scripts,
+        metadata=expected.metadata,
+        script_files=files,
+        script_signature=files_signature(files),
+    )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from driftwatch import __version__
 from driftwatch.check import check_targets
+from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.render import render_json, render_text
-from driftwatch.report import ALL_CATEGORIES, Category, ExitCode
+from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.settings import load_settings
 from driftwatch.targets import Target, build_targets
 
@@ -76,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="what counts as out of sync: revision, schema or all (default), comma separated",
     )
     check.set_defaults(handler=run_check)
+
+    demo = commands.add_parser(
+        "demo",
+        help="see driftwatch work: an embedded database, migrations, drift made on purpose",
+        description="Migrate the Control Plane's schema to one revision before head on an "
+        "embedded SQLite database in a temporary folder, change it behind the migrations' "
+        "back, and show the check's report and metrics. Needs no server and no configuration.",
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the demo database afterwards")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    demo.set_defaults(handler=run_demo_command)
     return parser
 
 
@@ -99,6 +113,29 @@ def run_check(args: argparse.Namespace) -> int:
     for problem in report.problems():
         print(f"driftwatch: {problem}", file=sys.stderr)
     return int(report.exit_code())
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="driftwatch-demo-"))
+    try:
+        run = asyncio.run(run_demo(workdir, print, cwd=Path.cwd()))
+        report = Report(targets=(run.report,), generated_at=run.report.started_at)
+        print(render_text(report))
+        print()
+        print("4. the same, as Prometheus metrics (what `driftwatch serve` exposes on /metrics):")
+        print()
+        print(run.metrics)
+        print()
+        print("Next: in a project with alembic.ini, run `DATABASE_URL=... driftwatch check`.")
+        if args.keep:
+            print(f"The demo database is kept in {workdir}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if run.report.problem() is not None:
+        print(f"driftwatch: {run.report.problem()}", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    return int(ExitCode.IN_SYNC)
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -108,7 +108,7 @@ def _from_settings(ts: TargetSettings) -> Target:
         raise ConfigError(f"target {ts.name!r}: set alembic_ini or script_location")
     metadata = tuple(ts.metadata)
     if not metadata and ts.alembic_ini is not None:
-        metadata = _metadata_from_ini(ts.alembic_ini)
+        metadata = metadata_from_ini(ts.alembic_ini)
     return Target(
         name=ts.name,
         url=_resolve_url(ts),
@@ -145,7 +145,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
     return parser
 
 
-def _metadata_from_ini(path: Path) -> tuple[str, ...]:
+def metadata_from_ini(path: Path) -> tuple[str, ...]:
     """`[driftwatch] metadata = module:attr ...` in alembic.ini, so a project needs no file."""
     raw = _read_ini(path).get("driftwatch", "metadata", fallback="")
     return tuple(raw.split())

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
@@ -56,7 +57,7 @@ async def check_target(
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
 
-    def report(**fields: object) -> TargetReport:
+    def report(**fields: Any) -> TargetReport:
         return TargetReport(
             target=target.name,
             url=target.safe_url,
@@ -64,7 +65,7 @@ async def check_target(
             labels=target.labels,
             started_at=started_at,
             duration_seconds=time.perf_counter() - clock,
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
 
     reusable = _reusable(previous, max_age_seconds, started_at)
@@ -110,6 +111,19 @@ def _schema_result(
         return SchemaResult(compared=False, skipped_reason="comparison not run")
     findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
     return SchemaResult(compared=True, findings=tuple(findings), compared_at=now)
+
+
+def failed_report(target: Target, message: str, *, started_at: datetime) -> TargetReport:
+    """A report for a check that could not even start (for example, unreadable scripts)."""
+    return TargetReport(
+        target=target.name,
+        url=target.safe_url,
+        dialect=target.dialect,
+        labels=target.labels,
+        started_at=started_at,
+        duration_seconds=(datetime.now(UTC) - started_at).total_seconds(),
+        error=message,
+    )
 
 
 async def check_targets(

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from driftwatch import __version__
 from driftwatch.check import check_targets
+from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected import load_expected
+from driftwatch.logs import configure_logging
+from driftwatch.metrics import DriftCollector
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
-from driftwatch.settings import load_settings
-from driftwatch.targets import Target, build_targets
-
-log = logging.getLogger("driftwatch")
+from driftwatch.server import HttpOptions, parse_listen, start_http
+from driftwatch.settings import basic_auth_password, load_settings
+from driftwatch.targets import build_targets
 
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
@@ -80,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=run_check)
 
+    serve = commands.add_parser(
+        "serve",
+        help="the monitoring daemon: scheduled checks, Prometheus metrics, /report",
+        description="Check every target on a schedule and serve /metrics, /healthz, /readyz "
+        "and /report. Stops on SIGTERM or SIGINT after letting running checks finish.",
+    )
+    _add_config_arguments(serve)
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default 0.0.0.0:9647")
+    serve.add_argument("--interval", type=float, metavar="SECONDS", help="default 60")
+    serve.add_argument("--log-format", choices=("text", "json"))
+    serve.set_defaults(handler=run_serve)
+
     demo = commands.add_parser(
         "demo",
         help="see driftwatch work: an embedded database, migrations, drift made on purpose",
@@ -93,26 +109,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(args: argparse.Namespace) -> tuple[list[Target], int]:
-    settings = load_settings(args.config)
-    overrides = {
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
         "url": args.url,
         "alembic_ini": args.alembic_ini,
         "script_location": args.script_location,
         "metadata": args.metadata,
     }
-    targets = build_targets(settings, names=tuple(args.target), overrides=overrides)
-    return targets, settings.concurrency
 
 
 def run_check(args: argparse.Namespace) -> int:
     fail_on = parse_fail_on(args.fail_on)
-    targets, concurrency = _targets(args)
-    report = asyncio.run(check_targets(targets, concurrency=concurrency, fail_on=fail_on))
+    settings = load_settings(args.config)
+    targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
+    report = asyncio.run(check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on))
     print(render_json(report) if args.format == "json" else render_text(report))
     for problem in report.problems():
         print(f"driftwatch: {problem}", file=sys.stderr)
     return int(report.exit_code())
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(
+        args.config,
+        listen=args.listen,
+        interval_seconds=args.interval,
+        log_format=args.log_format,
+        log_level="debug" if args.verbose else None,
+    )
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
+    # models and scripts that do not load are bad configuration: refuse to start
+    expected = {target.name: load_expected(target) for target in targets}
+    host, port = parse_listen(settings.listen)
+    options = HttpOptions(
+        host=host,
+        port=port,
+        tls_cert_file=settings.tls_cert_file,
+        tls_key_file=settings.tls_key_file,
+        basic_auth_username=settings.basic_auth_username,
+        basic_auth_password=basic_auth_password(settings),
+    )
+    daemon = Daemon(
+        targets,
+        expected,
+        interval_seconds=settings.interval_seconds,
+        jitter_seconds=settings.jitter_seconds,
+        max_age_seconds=settings.max_age_seconds,
+        concurrency=settings.concurrency,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        DriftCollector(daemon.snapshot, drift_table_limit=settings.drift_table_series_limit)
+    )
+    asyncio.run(
+        run_until_signalled(daemon, lambda stack: start_http(stack, daemon, registry, options))
+    )
+    return int(ExitCode.IN_SYNC)
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -138,20 +192,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return int(ExitCode.IN_SYNC)
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # library warnings (odd reflected types ...) are log lines, not tracebacks
-    logging.captureWarnings(True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(getattr(args, "verbose", False))
+    configure_logging(level="debug" if getattr(args, "verbose", False) else "warning")
     try:
         code: int = args.handler(args)
     except DriftwatchError as exc:

@@ -220,3 +220,16 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
     return settings
+
+
+def basic_auth_password(settings: Settings) -> str | None:
+    """The basic auth password, from the settings or the file they name."""
+    if settings.basic_auth_password is not None:
+        return settings.basic_auth_password.get_secret_value()
+    if settings.basic_auth_password_file is None:
+        return None
+    try:
+        return settings.basic_auth_password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        path = settings.basic_auth_password_file
+        raise ConfigError(f"basic_auth_password_file {path}: {exc.strerror}") from None

@@ -1,0 +1,217 @@
+"""`driftwatch serve`: one scheduled job per target, the latest knowledge of each, drained on stop.
+
+The daemon owns its lifecycle on one AsyncExitStack: HTTP server, scheduler, in-flight checks,
+closed in reverse order. A target that fails is a state, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from driftwatch.check import check_target, failed_report
+from driftwatch.errors import DriftwatchError
+from driftwatch.expected import Expected, refresh_scripts
+from driftwatch.report import TargetReport
+from driftwatch.state import Event, TargetState, events
+from driftwatch.targets import Target
+
+log = logging.getLogger("driftwatch.daemon")
+
+EventSink = Callable[[TargetState, TargetState, list[Event]], Awaitable[None] | None]
+
+
+class Daemon:
+    """Schedules checks and keeps each target's latest state; knows nothing of HTTP."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        expected: dict[str, Expected],
+        *,
+        interval_seconds: float,
+        jitter_seconds: float | None,
+        max_age_seconds: float,
+        concurrency: int,
+        shutdown_grace_seconds: float,
+        on_events: Sequence[EventSink] = (),
+    ) -> None:
+        self.targets = {t.name: t for t in targets}
+        self._expected = dict(expected)
+        self._interval = interval_seconds
+        self._jitter = jitter_seconds
+        self._max_age = max_age_seconds
+        self._gate = asyncio.Semaphore(concurrency)
+        self._grace = shutdown_grace_seconds
+        self._on_events = list(on_events)
+        self._states = {
+            t.name: TargetState(name=t.name, dialect=t.dialect, labels=t.labels) for t in targets
+        }
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    # --- what the HTTP side reads ---------------------------------------------------------
+
+    def snapshot(self) -> list[TargetState]:
+        return [self._states[name] for name in sorted(self._states)]
+
+    def ready(self) -> bool:
+        return all(state.checked for state in self._states.values())
+
+    def alive(self) -> bool:
+        return self.scheduler.running and not self._stopping
+
+    def latest_reports(self) -> list[TargetReport]:
+        return [s.latest for s in self.snapshot() if s.latest is not None]
+
+    # --- scheduling ---------------------------------------------------------------------
+
+    def interval_of(self, target: Target) -> float:
+        return target.interval_seconds or self._interval
+
+    def jitter_of(self, target: Target) -> float:
+        if self._jitter is not None:
+            return self._jitter
+        return min(self.interval_of(target) * 0.1, 30.0)
+
+    def start(self) -> None:
+        now = datetime.now(UTC)
+        for target in self.targets.values():
+            interval = self.interval_of(target)
+            # first checks right away but spread a little, so a fleet does not stampede
+            first = now + timedelta(seconds=random.uniform(0, min(self.jitter_of(target), 2.0)))  # noqa: S311
+            self.scheduler.add_job(
+                self.tick,
+                trigger=IntervalTrigger(seconds=interval, jitter=self.jitter_of(target) or None),
+                args=[target.name],
+                id=target.name,
+                name=f"check {target.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(interval)),
+                next_run_time=first,
+            )
+        self.scheduler.start()
+
+    async def tick(self, name: str) -> None:
+        """One scheduled check of one target (APScheduler never runs two of one target)."""
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            async with self._gate:
+                if self._stopping:
+                    return
+                report = await self._check(name)
+            await self._record(name, report)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _check(self, name: str) -> TargetReport:
+        target = self.targets[name]
+        started_at = datetime.now(UTC)
+        try:
+            expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
+        except DriftwatchError as exc:
+            return failed_report(target, str(exc), started_at=started_at)
+        self._expected[name] = expected
+        previous = self._states[name].last_good
+        return await check_target(
+            target, expected=expected, previous=previous, max_age_seconds=self._max_age
+        )
+
+    async def _record(self, name: str, report: TargetReport) -> None:
+        before = self._states[name]
+        after = before.after(report)
+        self._states[name] = after
+        log.debug(
+            "checked",
+            extra={"fields": {"target": name, "kind": report.check_kind, "ok": report.succeeded}},
+        )
+        happened = events(before, after)
+        for event in happened:
+            _log_event(after, event)
+        for sink in self._on_events:
+            try:
+                result = sink(before, after, happened)
+                if result is not None:
+                    await result
+            except Exception:  # a notifier's bug must not stop the checks
+                log.exception("event sink failed", extra={"fields": {"target": name}})
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Stop taking new checks; let running ones finish within the grace period."""
+        self._stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        pending = set(self._inflight)
+        if not pending:
+            return
+        log.info(
+            "waiting for running checks",
+            extra={"fields": {"running": len(pending), "grace_seconds": self._grace}},
+        )
+        _done, late = await asyncio.wait(pending, timeout=self._grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)
+            log.warning("cancelled checks still running after the grace period")
+
+
+def _log_event(state: TargetState, event: Event) -> None:
+    report = state.latest
+    fields: dict[str, object] = {"target": state.name, "event": event.value}
+    level = logging.INFO
+    if event is Event.CHECK_FAILING and report is not None:
+        fields["error"] = report.error
+        level = logging.WARNING
+    good = state.last_good
+    if good is not None and good.revision is not None:
+        fields["revision_state"] = good.revision.kind.value
+        fields["pending"] = len(good.revision.pending)
+        fields["database_heads"] = ",".join(good.revision.database_heads or ())
+        fields["script_heads"] = ",".join(good.revision.script_heads)
+    if good is not None and good.schema is not None and good.schema.compared:
+        fields["drift"] = len(good.schema.findings)
+        if event in (Event.DRIFT_APPEARED, Event.DRIFT_CHANGED):
+            level = logging.WARNING
+    if event in (Event.BEHIND, Event.UNKNOWN_REVISION, Event.MULTIPLE_SCRIPT_HEADS,
+                 Event.PARTIALLY_APPLIED, Event.NO_VERSION_TABLE):  # fmt: skip
+        level = logging.WARNING
+    log.log(level, event.value.replace("_", " "), extra={"fields": fields})
+
+
+async def run_until_signalled(
+    daemon: Daemon, start_http: Callable[[AsyncExitStack], Awaitable[None]]
+) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and close everything in reverse order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with AsyncExitStack() as stack:
+        await start_http(stack)
+        daemon.start()
+        stack.push_async_callback(daemon.drain)
+        log.info(
+            "started",
+            extra={"fields": {"targets": ",".join(daemon.targets), "ready": daemon.ready()}},
+        )
+        await stop.wait()
+        log.info("stopping")
+    log.info("stopped")

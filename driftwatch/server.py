@@ -1,0 +1,134 @@
+"""HTTP endpoints of the daemon: /metrics, /healthz, /readyz, /report.
+
+/metrics and /report reveal schema names, so TLS and basic auth may guard them; the probes
+stay open (they say nothing about the databases) so orchestrators need no credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import ssl
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from driftwatch.daemon import Daemon
+from driftwatch.errors import ConfigError
+from driftwatch.render import report_json
+from driftwatch.report import Report
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpOptions:
+    host: str
+    port: int
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    basic_auth_username: str | None = None
+    basic_auth_password: str | None = None
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces)."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"listen: {listen!r} is not HOST:PORT")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - an empty host means every interface
+    return host, int(port_text)
+
+
+def _basic_auth(username: str, password: str) -> Middleware:
+    expected = f"{username}:{password}".encode()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        try:
+            given = base64.b64decode(encoded, validate=True) if scheme.lower() == "basic" else b""
+        except (binascii.Error, ValueError):
+            given = b""
+        if not hmac.compare_digest(given, expected):
+            return web.Response(
+                status=401,
+                text="authentication required\n",
+                headers={"WWW-Authenticate": 'Basic realm="driftwatch"'},
+            )
+        return await handler(request)
+
+    return middleware
+
+
+def build_app(daemon: Daemon, registry: CollectorRegistry, options: HttpOptions) -> web.Application:
+    middlewares: list[Middleware] = []
+    if options.basic_auth_username and options.basic_auth_password:
+        middlewares.append(_basic_auth(options.basic_auth_username, options.basic_auth_password))
+    app = web.Application(middlewares=middlewares)
+
+    async def metrics(request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        body = encoder(registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthz(_request: web.Request) -> web.Response:
+        if daemon.alive():
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text="scheduler not running\n")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        waiting = [s.name for s in daemon.snapshot() if not s.checked]
+        if not waiting:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text=f"not checked yet: {', '.join(waiting)}\n")
+
+    async def report(_request: web.Request) -> web.Response:
+        latest = Report(targets=tuple(daemon.latest_reports()), generated_at=datetime.now(UTC))
+        return web.Response(
+            text=json.dumps(report_json(latest), indent=2), content_type="application/json"
+        )
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/report", report)
+    return app
+
+
+def _ssl_context(options: HttpOptions) -> ssl.SSLContext | None:
+    if options.tls_cert_file is None or options.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(options.tls_cert_file, options.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None
+    return context
+
+
+async def start_http(
+    stack: AsyncExitStack, daemon: Daemon, registry: CollectorRegistry, options: HttpOptions
+) -> None:
+    """Serve the endpoints until `stack` closes."""
+    runner = web.AppRunner(build_app(daemon, registry, options), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, options.host, options.port, ssl_context=_ssl_context(options))
+    try:
+        await site.start()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
+        ) from None

@@ -9,6 +9,7 @@ selects, which is what the contract tests compare with `METRIC_NAMES`.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,37 @@ def promql_metric_names(expr: str) -> set[str]:
         if call is None and word not in PROMQL_KEYWORDS:
             names.add(word)
     return names
+
+
+# the command line of DESIGN.md: subcommand -> the flags deploy files and docs may use
+DRIFTWATCH_CLI: dict[str, frozenset[str]] = {
+    "check": frozenset({"--config", "--target", "--url", "--format", "--fail-on"}),
+    "serve": frozenset({"--config", "--listen", "--interval"}),
+    "demo": frozenset(),
+}
+
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# `driftwatch` where a shell runs it: line start, after `--` (kubectl exec), `;`, `&&`,
+# `sudo`, or as an absolute path; not `-n driftwatch` or `deploy/driftwatch`
+_COMMAND = re.compile(r"(?:^\s*|\s--\s+|[;&|]\s*|\bsudo\s+|/bin/)driftwatch\s+([a-z][^;'|&#\n]*)")
+# an image reference followed by the container's arguments (docker run)
+_IMAGE_ARGS = re.compile(r"/driftwatch:[\w.\-]+\s+([a-z][^;'|&#\n]*)")
+
+
+def shell_code_blocks(markdown: str) -> list[str]:
+    """Fenced code blocks with backslash continuations joined into single lines."""
+    return [re.sub(r"\\\n\s*", " ", block) for block in _FENCE.findall(markdown)]
+
+
+def inline_code_spans(markdown: str) -> list[str]:
+    """`code` spans of prose (fenced blocks removed first)."""
+    return re.findall(r"`([^`\n]+)`", _FENCE.sub("", markdown))
+
+
+def driftwatch_command_lines(shell: str) -> list[list[str]]:
+    """The argument lists given to `driftwatch` in shell text (docs, comments, units)."""
+    found = []
+    for line in shell.splitlines():
+        for pattern in (_COMMAND, _IMAGE_ARGS):
+            found.extend(shlex.split(match) for match in pattern.findall(line))
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -201,3 +202,14 @@ def test_dockerfile_parser_reads_continuations_and_json() -> None:
         ("RUN", "one two"),
         ("CMD", '["x", "y"]'),
     ]
+
+
+def test_config_env_points_at_the_config_cmd_serves() -> None:
+    """DRIFTWATCH_CONFIG lets `driftwatch check` inside the container omit --config."""
+    env = {}
+    for instruction in final_stage():
+        if instruction.keyword == "ENV":
+            env.update(pair.split("=", 1) for pair in shlex.split(instruction.arguments))
+    cmd = json.loads(last(final_stage(), "CMD").arguments)
+    assert env["DRIFTWATCH_CONFIG"] == cmd[cmd.index("--config") + 1]
+    assert env["PATH"].startswith("/opt/driftwatch/bin:")

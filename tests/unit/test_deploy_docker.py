@@ -149,9 +149,15 @@ def test_migrations_are_copied_to_app() -> None:
 
 def ignore_regex(pattern: str) -> re.Pattern[str]:
     """A .dockerignore pattern as a regex (`**` any depth, `*`/`?` within a path segment)."""
-    parts = re.split(r"(\*\*/?|\*|\?)", pattern.strip("/"))
+    parts = re.split(r"(\*\*/?|\*|\?|\[[^\]]*\])", pattern.strip("/"))
     translated = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
-    return re.compile("".join(translated.get(part, re.escape(part)) for part in parts))
+
+    def regex(part: str) -> str:
+        if part.startswith("[") and part.endswith("]"):
+            return part  # a character class means the same in both
+        return translated.get(part, re.escape(part))
+
+    return re.compile("".join(regex(part) for part in parts))
 
 
 def ignored(path: str, patterns: list[str]) -> bool:
@@ -190,6 +196,7 @@ def test_copied_sources_exist_and_survive_the_dockerignore() -> None:
     assert ignored("tests/conftest.py", patterns)
     assert ignored(".venv/bin/python", patterns)
     assert ignored("driftwatch/__pycache__/cli.cpython-311.pyc", patterns)
+    assert ignored("driftwatch/stray.pyc", patterns)
 
 
 def test_dockerfile_parser_reads_continuations_and_json() -> None:

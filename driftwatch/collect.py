@@ -254,6 +254,49 @@ def watched_scope(target: Target, metadata: MetaData | None, default_schema: str
     )
 
 
+# MySQL and MariaDB store a default as its value or canonical spelling, not as written:
+# TRUE is kept as 1, NOW() as current_timestamp(); alembic compares the spellings
+MYSQL_DEFAULT_SYNONYMS = (
+    (re.compile(r"^true$"), "1"),
+    (re.compile(r"^false$"), "0"),
+    (re.compile(r"^(now|localtime|localtimestamp)\b"), "current_timestamp"),
+)
+
+
+def _mysql_default_spelling(rendered: str) -> str:
+    spelling = rendered.strip().lower()
+    while len(spelling) > 1 and spelling[0] + spelling[-1] in ("''", "()"):
+        spelling = spelling[1:-1].strip()
+    spelling = spelling.removesuffix("()")
+    for pattern, canonical in MYSQL_DEFAULT_SYNONYMS:
+        spelling = pattern.sub(canonical, spelling)
+    return spelling
+
+
+def _same_mysql_default(
+    context: MigrationContext,
+    _inspected_column: Any,
+    _metadata_column: Any,
+    inspected_default: str | None,
+    _metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """alembic's compare_server_default hook: False (no change) for synonymous spellings.
+
+    None leaves every other case to alembic's own comparison for the dialect.
+    """
+    if (
+        context.dialect.name != "mysql"
+        or inspected_default is None
+        or rendered_metadata_default is None
+    ):
+        return None
+    same = _mysql_default_spelling(inspected_default) == _mysql_default_spelling(
+        rendered_metadata_default
+    )
+    return False if same else None
+
+
 def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
     """Run alembic's autogenerate comparison; return its diffs (see compare.findings_from_diffs)."""
     default_schema = conn.dialect.default_schema_name
@@ -279,7 +322,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         opts={
             "target_metadata": metadata,
             "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default,
+            "compare_server_default": target.compare_server_default and _same_mysql_default,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
             "include_object": include_object,

@@ -28,6 +28,10 @@ class MigrationsOutOfDateError(ControlPlaneError):
         self.script_heads = script_heads
 
 
+class MigrationsCheckFailedError(ControlPlaneError):
+    """The startup check could not read the database's revision or the migration scripts."""
+
+
 class AlembicConfigNotFoundError(ControlPlaneError):
     """The alembic.ini the startup check needs is not where ALEMBIC_CONFIG says."""
 

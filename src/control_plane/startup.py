@@ -1,23 +1,25 @@
 """The startup check: is the database at the migration scripts' head?
 
 The service runs `check_migrations` in its lifespan. Out of date is a warning, or an error when
-MIGRATIONS_STRICT is set. Only alembic's public API is used: `ScriptDirectory` for the heads of
-the scripts, `MigrationContext` (inside `run_sync`) for the revisions applied to the database.
+MIGRATIONS_STRICT is set. The comparison is driftwatch's own (`driftwatch.check.check_target`):
+the same code the monitor runs, on its own read-only connection with timeouts, reading the
+scripts with alembic's public `ScriptDirectory` and never running env.py.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane.errors import MigrationsOutOfDateError
+from control_plane.errors import MigrationsCheckFailedError, MigrationsOutOfDateError
+from driftwatch.check import check_target
+from driftwatch.errors import DriftwatchError
+from driftwatch.revisions import RevisionState, RevisionStateKind
+from driftwatch.targets import Target, parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -59,48 +61,51 @@ class MigrationStatus:
         )
 
 
-def get_head_revisions(config: Config) -> tuple[str, ...]:
-    """The heads of the migration scripts that `config` (an alembic.ini) points at."""
-    return tuple(ScriptDirectory.from_config(config).get_heads())
-
-
-def _applied_heads(connection: Connection) -> tuple[str, ...]:
-    return tuple(MigrationContext.configure(connection).get_current_heads())
-
-
-async def get_current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
-    """The revisions in the database's alembic_version table; empty when never migrated."""
-    async with engine.connect() as connection:
-        return await connection.run_sync(_applied_heads)
-
-
-def _pending(script: ScriptDirectory, database_heads: tuple[str, ...]) -> tuple[str, ...] | None:
-    known = {revision.revision for revision in script.walk_revisions()}
-    if not known.issuperset(database_heads):
-        return None
-    try:
-        newest_first = script.iterate_revisions("heads", database_heads)
-        return tuple(revision.revision for revision in newest_first)[::-1]
-    except RevisionError:
-        return None
+def _status(revision: RevisionState) -> MigrationStatus:
+    unknown = revision.kind is RevisionStateKind.UNKNOWN_REVISION
+    return MigrationStatus(
+        database_heads=revision.database_heads or (),
+        script_heads=revision.script_heads,
+        pending=None if unknown else tuple(p.revision for p in revision.pending),
+    )
 
 
 async def migration_status(engine: AsyncEngine, config: Config) -> MigrationStatus:
-    """Compare the database behind `engine` with the scripts of `config`."""
-    script = ScriptDirectory.from_config(config)
-    database_heads = await get_current_revisions(engine)
-    return MigrationStatus(
-        database_heads=database_heads,
-        script_heads=tuple(script.get_heads()),
-        pending=_pending(script, database_heads),
-    )
+    """Compare the database behind `engine` with the scripts of `config` (an alembic.ini).
+
+    Raises MigrationsCheckFailedError when the database or the scripts cannot be read.
+    """
+    if config.config_file_name is None:
+        raise MigrationsCheckFailedError("the alembic Config names no alembic.ini")
+    try:
+        url = parse_url(
+            engine.url.render_as_string(hide_password=False), origin="the service's database URL"
+        )
+    except DriftwatchError as exc:
+        raise MigrationsCheckFailedError(str(exc)) from None
+    # revision only: comparing the live schema at every start would cost a reflection
+    target = Target(name="control-plane", url=url, alembic_ini=Path(config.config_file_name))
+    report = await check_target(target)
+    if report.error is not None or report.revision is None:
+        raise MigrationsCheckFailedError(report.error or "no revision state")
+    return _status(report.revision)
 
 
 async def check_migrations(
     engine: AsyncEngine, config: Config, *, strict: bool = False
-) -> MigrationStatus:
-    """Warn, or raise `MigrationsOutOfDateError` when `strict`, unless the database is at head."""
-    status = await migration_status(engine, config)
+) -> MigrationStatus | None:
+    """Warn, or raise `MigrationsOutOfDateError` when `strict`, unless the database is at head.
+
+    A database or scripts that cannot be read is a warning too, or `MigrationsCheckFailedError`
+    when strict (and `None` is returned).
+    """
+    try:
+        status = await migration_status(engine, config)
+    except MigrationsCheckFailedError as exc:
+        if strict:
+            raise
+        logger.warning("migrations could not be checked: %s", exc)
+        return None
     if status.up_to_date:
         logger.info("migrations: %s", status.describe())
         return status

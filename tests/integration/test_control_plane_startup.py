@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from control_plane.config import Settings
-from control_plane.errors import MigrationsOutOfDateError
+from control_plane.errors import MigrationsCheckFailedError, MigrationsOutOfDateError
 from control_plane.main import lifespan
 from control_plane.migrations import alembic_config
 from control_plane.models import Workspace
@@ -41,7 +41,7 @@ def upgrade(url: URL, revision: str) -> None:
     alembic_upgrade(config, revision)
 
 
-def check(url: URL, *, strict: bool = False) -> MigrationStatus:
+def check(url: URL, *, strict: bool = False) -> MigrationStatus | None:
     async def run() -> MigrationStatus:
         engine: AsyncEngine = create_async_engine(url, poolclass=sa.NullPool)
         try:
@@ -166,3 +166,19 @@ def test_lifespan_refuses_to_start_behind_when_strict(pg_url: URL) -> None:
 
     with pytest.raises(MigrationsOutOfDateError):
         asyncio.run(serve())
+
+
+def test_unreachable_database_warns_or_raises_when_strict(
+    pg_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that refuses connections is a one-line warning, or an error when strict;
+    the password never appears in either."""
+    closed = pg_url.set(port=1, password="hunter2-secret")
+    assert check(closed) is None
+    [warning] = startup_warnings(caplog)
+    assert "connection refused" in warning
+    assert "hunter2-secret" not in warning
+
+    with pytest.raises(MigrationsCheckFailedError, match="connection refused") as raised:
+        check(closed, strict=True)
+    assert "hunter2-secret" not in str(raised.value)

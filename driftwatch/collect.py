@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
+from alembic.operations.ops import DropTableCommentOp
 from sqlalchemy import MetaData, column, event, inspect, select, table, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
@@ -332,7 +333,29 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
     )
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
-    return [] if upgrade_ops is None else list(upgrade_ops.as_diffs())
+    if upgrade_ops is None:
+        return []
+    diffs = list(upgrade_ops.as_diffs())
+    _restore_dropped_table_comments(upgrade_ops.ops, diffs)
+    return diffs
+
+
+def _restore_dropped_table_comments(operations: list[Any], diffs: list[Any]) -> None:
+    """Put the live comment back on ("remove_table_comment", table) diffs.
+
+    alembic's diff tuple for a comment the models do not have carries a bare Table, so the
+    comment the database holds (the finding's `actual`) would be lost.
+    """
+    live: dict[tuple[str | None, str], str | None] = {}
+    pending = list(operations)
+    while pending:
+        operation = pending.pop()
+        pending.extend(getattr(operation, "ops", ()))
+        if isinstance(operation, DropTableCommentOp):
+            live[(operation.schema, operation.table_name)] = operation.existing_comment
+    for diff in diffs:
+        if isinstance(diff, tuple) and diff[0] == "remove_table_comment":
+            diff[1].comment = live.get((diff[1].schema, diff[1].name))
 
 
 # --- one visit --------------------------------------------------------------------------

@@ -274,7 +274,7 @@ def _mysql_default_spelling(rendered: str) -> str:
     return spelling
 
 
-def _same_mysql_default(
+def _server_default_differs(
     context: MigrationContext,
     _inspected_column: Any,
     _metadata_column: Any,
@@ -282,20 +282,28 @@ def _same_mysql_default(
     _metadata_default: Any,
     rendered_metadata_default: str | None,
 ) -> bool | None:
-    """alembic's compare_server_default hook: False (no change) for synonymous spellings.
+    """alembic's compare_server_default hook, for what its dialect comparisons get wrong.
 
-    None leaves every other case to alembic's own comparison for the dialect.
+    True or False decides; None leaves the case to alembic's comparison for the dialect.
     """
-    if (
-        context.dialect.name != "mysql"
-        or inspected_default is None
-        or rendered_metadata_default is None
-    ):
+    if inspected_default is None or rendered_metadata_default is None:
         return None
-    same = _mysql_default_spelling(inspected_default) == _mysql_default_spelling(
-        rendered_metadata_default
-    )
-    return False if same else None
+    dialect = context.dialect.name
+    if dialect == "mysql" and _mysql_default_spelling(inspected_default) == (
+        _mysql_default_spelling(rendered_metadata_default)
+    ):
+        return False
+    if dialect == "postgresql" and "nextval(" in f"{inspected_default} {rendered_metadata_default}":
+        # alembic would run SELECT <live default> = <model default>, and nextval() must not
+        # run (it writes; our read-only transaction refuses it): compare the spellings
+        return _pg_default_spelling(inspected_default) != _pg_default_spelling(
+            rendered_metadata_default
+        )
+    return None
+
+
+def _pg_default_spelling(rendered: str) -> str:
+    return rendered.replace("::regclass", "").strip()
 
 
 def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
@@ -323,7 +331,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         opts={
             "target_metadata": metadata,
             "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default and _same_mysql_default,
+            "compare_server_default": target.compare_server_default and _server_default_differs,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
             "include_object": include_object,

@@ -89,11 +89,21 @@ def promql_metric_names(expr: str) -> set[str]:
 
 
 # the command line of DESIGN.md: subcommand -> the flags deploy files and docs may use
-DRIFTWATCH_CLI: dict[str, frozenset[str]] = {
-    "check": frozenset({"--config", "--target", "--url", "--format", "--fail-on"}),
-    "serve": frozenset({"--config", "--listen", "--interval"}),
-    "demo": frozenset(),
-}
+def _cli_flags() -> dict[str, frozenset[str]]:
+    """Each subcommand's long options, read from the real argument parser."""
+    import argparse  # noqa: PLC0415
+
+    from driftwatch.cli import build_parser  # noqa: PLC0415
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name: frozenset(o for a in sub._actions for o in a.option_strings if o.startswith("--"))
+        for name, sub in commands.choices.items()
+    }
+
+
+DRIFTWATCH_CLI: dict[str, frozenset[str]] = _cli_flags()
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # `driftwatch` where a shell runs it: line start, after `--` (kubectl exec), `;`, `&&`,
@@ -120,3 +130,11 @@ def driftwatch_command_lines(shell: str) -> list[list[str]]:
         for pattern in (_COMMAND, _IMAGE_ARGS):
             found.extend(shlex.split(match) for match in pattern.findall(line))
     return found
+
+
+def readme_section(title: str) -> str:
+    """The text of the README's `## <title>` section, up to the next `## ` heading."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n") + 1
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]

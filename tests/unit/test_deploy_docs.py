@@ -1,4 +1,4 @@
-"""docs/deploying.md and docs/runbook.md: their config snippets load, their paths exist."""
+"""The README's Deploying section and docs/runbook.md: config snippets load, paths exist."""
 
 from __future__ import annotations
 
@@ -10,26 +10,24 @@ from pathlib import Path
 import pytest
 
 from driftwatch.settings import load_settings
-from tests.support.tools import REPO_ROOT
+from tests.support.tools import REPO_ROOT, readme_section
 
-DEPLOYING = REPO_ROOT / "docs" / "deploying.md"
+DEPLOYING = readme_section("Deploying")
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 # `kubectl exec deploy/<name>` names a Deployment, not a path of the repository
 KUBECTL_DEPLOYMENTS = {"deploy/driftwatch", "deploy/control-plane"}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def blocks(path: Path, language: str) -> list[str]:
-    return [
-        body for lang, body in FENCE.findall(path.read_text(encoding="utf-8")) if lang == language
-    ]
+def blocks(markdown: str, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(markdown) if lang == language]
 
 
 TOML_SNIPPETS = blocks(DEPLOYING, "toml")
 
 
 def test_deploying_has_one_section_per_run_mode() -> None:
-    headings = re.findall(r"^### (.+)$", DEPLOYING.read_text(encoding="utf-8"), re.MULTILINE)
+    headings = re.findall(r"^### (.+)$", DEPLOYING, re.MULTILINE)
     for mode in ("sidecar", "central daemon", "CronJob"):
         assert any(mode in heading for heading in headings), mode
     assert any("Alert rules" in heading for heading in headings)
@@ -67,17 +65,16 @@ def test_toml_snippets_match_the_shipped_configmaps() -> None:
 
 def test_paths_the_docs_name_exist() -> None:
     """deploy/... and docs/... paths mentioned in the guide and runbook are in the repository."""
-    for doc in (DEPLOYING, RUNBOOK):
-        text = doc.read_text(encoding="utf-8")
+    for name, text in (("README", DEPLOYING), ("runbook", RUNBOOK.read_text(encoding="utf-8"))):
         for path in set(re.findall(r"\b((?:deploy|docs)/[\w./*-]*[\w*])", text)):
             if path in KUBECTL_DEPLOYMENTS:
                 continue
             matches = list(REPO_ROOT.glob(path))
-            assert matches, f"{doc.name} names {path}, which does not exist"
+            assert matches, f"{name} names {path}, which does not exist"
 
 
 def test_kubectl_apply_k_points_at_kustomizations() -> None:
-    text = DEPLOYING.read_text(encoding="utf-8")
+    text = DEPLOYING
     directories = re.findall(r"kubectl(?: -n \S+)? apply -k ([\w./-]*\w)", text)
     assert {"deploy/kubernetes", "deploy/kubernetes/cronjob", "deploy/kubernetes/sidecar"} <= set(
         directories

@@ -1,0 +1,62 @@
+"""The README's promises: its set-up commands, its JSON layout and its metric list are true."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from driftwatch.check import check_targets
+from driftwatch.metric_names import METRIC_NAMES
+from driftwatch.render import report_json
+from tests.support.scenarios import execute, migrate, shop_target
+from tests.support.tools import REPO_ROOT, readme_section
+
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    """The first two commands are the whole set-up; .ci/run runs the README's test command."""
+    [(_, block), *_] = FENCE.findall(readme_section("Quick start"))
+    install_and_demo, test = block.strip().splitlines()
+    assert install_and_demo.endswith("driftwatch demo")
+    assert "pytest" in test
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test in ci, "the README's test command must be the one .ci/run runs"
+
+
+def _shape(value: Any) -> Any:
+    """The keys of a JSON document, recursively (lists by their first element)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list) and value:
+        return [_shape(value[0])]
+    return None if not isinstance(value, list) else []
+
+
+def test_json_example_has_the_real_layout(sqlite_url: URL) -> None:
+    """The JSON documented in the README has exactly the keys `check --format json` prints."""
+    migrate(sqlite_url, "b2")
+    execute(sqlite_url, "ALTER TABLE orders DROP COLUMN note")
+    report = asyncio.run(check_targets([shop_target(sqlite_url)]))
+    real = report_json(report)
+    [(_, documented)] = [b for b in FENCE.findall(readme_section("JSON output")) if b[0] == "json"]
+    assert _shape(json.loads(documented)) == _shape(real)
+
+
+def test_every_metric_is_documented() -> None:
+    """Each exported metric family has a row in the README's metrics table."""
+    text = readme_section("`driftwatch serve`")
+    missing = sorted(name for name in METRIC_NAMES if f"`{name}`" not in text)
+    assert missing == []
+
+
+def test_readme_names_no_missing_file() -> None:
+    """Files the README points at (docs/, deploy/, bench/) exist."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for path in set(re.findall(r"\b((?:docs|bench)/[\w./-]*\w)", text)):
+        assert (REPO_ROOT / path).exists() or list(Path(REPO_ROOT).glob(path)), path

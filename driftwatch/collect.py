@@ -10,6 +10,7 @@ import asyncio
 import fnmatch
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,8 +70,10 @@ def make_engine(target: Target) -> AsyncEngine:
     elif target.dialect == "mysql":
         connect_args = {"connect_timeout": max(1, round(target.connect_timeout_seconds))}
     elif target.dialect == "sqlite":
-        # mode=ro: a wrong path must fail, not create an empty database file
-        url = url.set(database=f"file:{url.database}", query={"mode": "ro", "uri": "true"})
+        # mode=ro: a wrong path must fail, not create an empty database file; the path is
+        # percent-encoded, or a '?' or '#' in it would end the path and drop mode=ro
+        path = urllib.parse.quote(str(url.database))
+        url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
         connect_args = {"timeout": target.lock_timeout_seconds}
     engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     event.listen(engine.sync_engine, "connect", _session_guard(target))

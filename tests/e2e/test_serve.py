@@ -157,12 +157,19 @@ def test_upgrade_and_out_of_band_change_show_within_an_interval(
 def test_unreachable_target_fails_alone_and_recovers(
     pg_url: URL, pg_server: object, tmp_path: Path
 ) -> None:
-    """Refused connections and terminated backends make one target fail; it recovers alone."""
+    """Refused connections and terminated backends make one target fail; it recovers alone.
+    The URLs' password shows nowhere: not in logs, metrics or /report."""
     alembic(pg_url, "upgrade", "head")
     proxy = TcpProxy((pg_url.host or "127.0.0.1", pg_url.port or 5432))
     proxy.start()
-    behind_proxy = pg_url.set(host="127.0.0.1", port=proxy.port)
-    targets = [target("steady", pg_url), target("flaky", behind_proxy, connect_timeout_seconds=2)]
+    # the test server trusts local connections, so a password in the URL is accepted as is
+    secret = "pw-must-not-leak-7f3a"
+    steady_url = pg_url.set(password=secret)
+    behind_proxy = pg_url.set(host="127.0.0.1", port=proxy.port, password=secret)
+    targets = [
+        target("steady", steady_url),
+        target("flaky", behind_proxy, connect_timeout_seconds=2),
+    ]
     config = write_config(tmp_path / "dw.toml", FAST, targets)
     try:
         with serve(config, tmp_path) as daemon:
@@ -206,7 +213,10 @@ def test_unreachable_target_fails_alone_and_recovers(
             events = [json.loads(line).get("event") for line in daemon.log().splitlines() if line]
             assert "check_failing" in events
             assert "recovered" in events
+            seen = daemon.metrics_text() + daemon.get("/report")[1]
             assert daemon.terminate() == 0
+            assert secret not in seen + daemon.log()
+            assert ":***@127.0.0.1" in daemon.log()  # the failure names the URL, masked
     finally:
         proxy.stop()
 

@@ -1,0 +1,56 @@
+"""`driftwatch demo` as a new user runs it: no server, no configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def test_demo_shows_every_kind_of_result_and_cleans_up(tmp_path: Path) -> None:
+    """The demo reports a pending migration, an extra index and a missing column, prints the
+    metrics, exits 0, and leaves no database behind."""
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    before = set(Path(tempfile.gettempdir()).glob("driftwatch-demo-*"))
+    result = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo"],
+        cwd=tmp_path,  # not the checkout: the demo finds the Control Plane on its own
+        env={**os.environ, "TMPDIR": str(temp_root), "DATABASE_URL": "postgresql://nowhere/x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "BEHIND: 1 migration pending" in out
+    assert "extra_index" in out
+    assert "ix_tasks_name" in out
+    assert "missing_column" in out
+    assert "description" in out
+    assert "missing_index" in out  # the pending revision's index
+    assert "OUT OF SYNC" in out
+    assert 'driftwatch_migrations_pending{target="control-plane-demo"} 1.0' in out
+    assert "driftwatch_schema_drift_objects" in out
+    assert "Traceback" not in result.stderr
+    assert list(temp_root.iterdir()) == []
+    assert set(Path(tempfile.gettempdir()).glob("driftwatch-demo-*")) == before
+
+
+def test_demo_keep_leaves_the_database_for_a_look(tmp_path: Path) -> None:
+    """With --keep the demo database stays where the demo says it is."""
+    result = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo", "--keep"],
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [kept] = list(tmp_path.glob("driftwatch-demo-*/control-plane-demo.db"))
+    assert str(kept.parent) in result.stdout

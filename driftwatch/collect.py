@@ -413,9 +413,18 @@ async def observe(
 # --- errors -----------------------------------------------------------------------------
 
 
+TIMEOUT_MESSAGES = (
+    "statement timeout",  # PostgreSQL statement_timeout
+    "lock timeout",  # PostgreSQL lock_timeout
+    "max_statement_time",  # MariaDB
+    "maximum statement execution time",  # MySQL max_execution_time
+    "lock wait timeout",  # MySQL/MariaDB lock_wait_timeout, innodb_lock_wait_timeout
+)
+
+
 def _is_timeout(exc: BaseException) -> bool:
     text_ = str(exc).lower()
-    return "statement timeout" in text_ or "lock timeout" in text_ or "max_statement_time" in text_
+    return any(message in text_ for message in TIMEOUT_MESSAGES)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -25,6 +25,7 @@ users = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.UniqueConstraint("email"),
+    sa.Index(None, "name"),
     comment="people who order",
 )
 

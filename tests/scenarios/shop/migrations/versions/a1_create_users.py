@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name="uq_users_email"),
         comment="people who order",
     )
+    op.create_index("ix_users_name", "users", ["name"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_users_name", table_name="users")
     op.drop_table("users")

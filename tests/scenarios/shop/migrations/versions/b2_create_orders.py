@@ -30,5 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_orders_user_id_status", table_name="orders")
+    # the index goes with the table: MySQL refuses to drop it alone while the foreign key
+    # on user_id needs it
     op.drop_table("orders")

@@ -1,0 +1,435 @@
+"""Every finding kind, produced by real out-of-band DDL on every dialect that can express it.
+
+Each case starts from the shop scenario migrated to head (models and database agree), makes
+one change a person with a SQL prompt could make, and expects exactly one finding of the
+right kind, on the right table and object, with the expected (models) and actual (live)
+sides filled in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.engine import URL
+
+from driftwatch.check import check_target
+from driftwatch.findings import Finding, FindingKind
+from driftwatch.report import TargetReport
+from tests.support.scenarios import (
+    Rebuild,
+    execute,
+    migrate,
+    query,
+    rebuild_sqlite_table,
+    shop_target,
+)
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+URL_FIXTURES = {"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    reason: str
+
+
+Change = tuple[str, ...] | Rebuild | Unsupported
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drift:
+    """One out-of-band change and the finding it must produce."""
+
+    id: str
+    kind: FindingKind
+    table: str
+    name: str | None
+    postgresql: Change
+    mysql: Change
+    sqlite: Change
+    expected: str | None = None  # substring of Finding.expected (models side), when given
+    actual: str | None = None  # substring of Finding.actual (live side), when given
+    compare_server_default: bool = False
+    # a dialect that stores the change as something else reports that kind instead
+    reported_as: tuple[tuple[str, FindingKind], ...] = ()
+
+    def kind_on(self, dialect: str) -> FindingKind:
+        return dict(self.reported_as).get(dialect, self.kind)
+
+
+NO_COMMENTS = Unsupported("SQLite cannot store table or column comments")
+SQLITE_USERS_NAME = "name VARCHAR(100)"
+SQLITE_NOTE = "note TEXT, "
+
+DRIFTS = [
+    Drift(
+        id="missing_table",
+        kind=FindingKind.MISSING_TABLE,
+        table="orders",
+        name=None,
+        postgresql=("DROP TABLE orders",),
+        mysql=("DROP TABLE orders",),
+        sqlite=("DROP TABLE orders",),
+        expected="table",
+    ),
+    Drift(
+        id="extra_table",
+        kind=FindingKind.EXTRA_TABLE,
+        table="coupons",
+        name=None,
+        postgresql=("CREATE TABLE coupons (id INTEGER PRIMARY KEY, code VARCHAR(20))",),
+        mysql=("CREATE TABLE coupons (id INTEGER PRIMARY KEY, code VARCHAR(20))",),
+        sqlite=("CREATE TABLE coupons (id INTEGER PRIMARY KEY, code VARCHAR(20))",),
+        actual="table",
+    ),
+    Drift(
+        id="missing_column",
+        kind=FindingKind.MISSING_COLUMN,
+        table="orders",
+        name="note",
+        postgresql=("ALTER TABLE orders DROP COLUMN note",),
+        mysql=("ALTER TABLE orders DROP COLUMN note",),
+        sqlite=("ALTER TABLE orders DROP COLUMN note",),
+        expected="TEXT",
+    ),
+    Drift(
+        id="extra_column",
+        kind=FindingKind.EXTRA_COLUMN,
+        table="users",
+        name="nickname",
+        postgresql=("ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",),
+        mysql=("ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",),
+        sqlite=("ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",),
+        actual="VARCHAR(40)",
+    ),
+    Drift(
+        id="type_mismatch",
+        kind=FindingKind.TYPE_MISMATCH,
+        table="users",
+        name="name",
+        postgresql=("ALTER TABLE users ALTER COLUMN name TYPE VARCHAR(50)",),
+        mysql=("ALTER TABLE users MODIFY name VARCHAR(50) NULL",),
+        sqlite=Rebuild("users", ((SQLITE_USERS_NAME, "name VARCHAR(50)"),)),
+        expected="VARCHAR(100)",
+        actual="VARCHAR(50)",
+    ),
+    Drift(
+        id="nullable_mismatch",
+        kind=FindingKind.NULLABLE_MISMATCH,
+        table="orders",
+        name="note",
+        postgresql=("ALTER TABLE orders ALTER COLUMN note SET NOT NULL",),
+        mysql=(
+            "ALTER TABLE orders MODIFY note TEXT NOT NULL COMMENT 'free text from the customer'",
+        ),
+        sqlite=Rebuild("orders", ((SQLITE_NOTE, "note TEXT NOT NULL, "),)),
+        expected="NULL",
+        actual="NOT NULL",
+    ),
+    Drift(
+        id="default_mismatch",
+        kind=FindingKind.DEFAULT_MISMATCH,
+        table="orders",
+        name="status",
+        postgresql=("ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'open'",),
+        mysql=("ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'open'",),
+        sqlite=Rebuild("orders", (("DEFAULT 'new'", "DEFAULT 'open'"),)),
+        expected="new",
+        actual="open",
+        compare_server_default=True,
+    ),
+    Drift(
+        id="missing_index",
+        kind=FindingKind.MISSING_INDEX,
+        table="users",
+        name="ix_users_name",
+        postgresql=("DROP INDEX ix_users_name",),
+        mysql=("DROP INDEX ix_users_name ON users",),
+        sqlite=("DROP INDEX ix_users_name",),
+        expected="INDEX (name)",
+    ),
+    Drift(
+        id="extra_index",
+        kind=FindingKind.EXTRA_INDEX,
+        table="users",
+        name="ix_users_created_at",
+        postgresql=("CREATE INDEX ix_users_created_at ON users (created_at)",),
+        mysql=("CREATE INDEX ix_users_created_at ON users (created_at)",),
+        sqlite=("CREATE INDEX ix_users_created_at ON users (created_at)",),
+        actual="INDEX (created_at)",
+    ),
+    Drift(
+        id="missing_unique",
+        kind=FindingKind.MISSING_UNIQUE,
+        table="users",
+        name="uq_users_email",
+        postgresql=("ALTER TABLE users DROP CONSTRAINT uq_users_email",),
+        mysql=("ALTER TABLE users DROP INDEX uq_users_email",),
+        sqlite=Rebuild("users", ((", \n\tCONSTRAINT uq_users_email UNIQUE (email)", ""),)),
+        expected="UNIQUE (email)",
+    ),
+    Drift(
+        id="extra_unique",
+        kind=FindingKind.EXTRA_UNIQUE,
+        table="users",
+        name="uq_users_name",
+        postgresql=("ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE (name)",),
+        mysql=("ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE (name)",),
+        sqlite=Rebuild(
+            "users",
+            (
+                (
+                    "CONSTRAINT uq_users_email UNIQUE (email)",
+                    "CONSTRAINT uq_users_email UNIQUE (email), "
+                    "CONSTRAINT uq_users_name UNIQUE (name)",
+                ),
+            ),
+        ),
+        actual="UNIQUE",
+        # MySQL keeps a unique constraint as a unique index, indistinguishable from
+        # CREATE UNIQUE INDEX; alembic reports it as an index (actual "UNIQUE INDEX (name)")
+        reported_as=(("mysql", FindingKind.EXTRA_INDEX),),
+    ),
+    Drift(
+        id="missing_foreign_key",
+        kind=FindingKind.MISSING_FOREIGN_KEY,
+        table="orders",
+        name="fk_orders_user_id_users",
+        postgresql=("ALTER TABLE orders DROP CONSTRAINT fk_orders_user_id_users",),
+        mysql=("ALTER TABLE orders DROP FOREIGN KEY fk_orders_user_id_users",),
+        sqlite=Rebuild(
+            "orders",
+            (
+                (
+                    ", \n\tCONSTRAINT fk_orders_user_id_users FOREIGN KEY(user_id) "
+                    "REFERENCES users (id) ON DELETE CASCADE",
+                    "",
+                ),
+            ),
+        ),
+        expected="(user_id) REFERENCES users (id) ON DELETE CASCADE",
+    ),
+    Drift(
+        id="extra_foreign_key",
+        kind=FindingKind.EXTRA_FOREIGN_KEY,
+        table="orders",
+        name="fk_orders_id_users",
+        postgresql=(
+            "ALTER TABLE orders ADD CONSTRAINT fk_orders_id_users "
+            "FOREIGN KEY (id) REFERENCES users (id)",
+        ),
+        mysql=(
+            "ALTER TABLE orders ADD CONSTRAINT fk_orders_id_users "
+            "FOREIGN KEY (id) REFERENCES users (id)",
+        ),
+        sqlite=Rebuild(
+            "orders",
+            (
+                (
+                    "CONSTRAINT pk_orders PRIMARY KEY (id), ",
+                    "CONSTRAINT pk_orders PRIMARY KEY (id), CONSTRAINT fk_orders_id_users "
+                    "FOREIGN KEY(id) REFERENCES users (id), ",
+                ),
+            ),
+        ),
+        actual="(id) REFERENCES users (id)",
+    ),
+    Drift(
+        id="comment_mismatch_table",
+        kind=FindingKind.COMMENT_MISMATCH,
+        table="users",
+        name=None,
+        postgresql=("COMMENT ON TABLE users IS 'customers'",),
+        mysql=("ALTER TABLE users COMMENT = 'customers'",),
+        sqlite=NO_COMMENTS,
+        expected="people who order",
+        actual="customers",
+    ),
+    Drift(
+        id="comment_mismatch_table_extra",
+        kind=FindingKind.COMMENT_MISMATCH,
+        table="orders",
+        name=None,
+        postgresql=("COMMENT ON TABLE orders IS 'legacy'",),
+        mysql=("ALTER TABLE orders COMMENT = 'legacy'",),
+        sqlite=NO_COMMENTS,
+        actual="legacy",
+    ),
+    Drift(
+        id="comment_mismatch_column",
+        kind=FindingKind.COMMENT_MISMATCH,
+        table="orders",
+        name="note",
+        postgresql=("COMMENT ON COLUMN orders.note IS 'internal'",),
+        mysql=("ALTER TABLE orders MODIFY note TEXT NULL COMMENT 'internal'",),
+        sqlite=NO_COMMENTS,
+        expected="free text from the customer",
+        actual="internal",
+    ),
+]
+
+
+def test_every_finding_kind_has_a_case() -> None:
+    """The matrix below covers every public finding kind except the catch-all `other`."""
+    covered = {drift.kind for drift in DRIFTS}
+    assert covered == set(FindingKind) - {FindingKind.OTHER}
+
+
+def _check(url: URL, **fields: object) -> TargetReport:
+    report = asyncio.run(check_target(shop_target(url, **fields)))
+    assert report.error is None, report.error
+    return report
+
+
+def _findings(report: TargetReport) -> tuple[Finding, ...]:
+    assert report.schema is not None and report.schema.compared
+    return report.schema.findings
+
+
+def _apply(url: URL, change: Change) -> None:
+    if isinstance(change, Unsupported):
+        pytest.skip(change.reason)
+    if isinstance(change, Rebuild):
+        rebuild_sqlite_table(url, change)
+    else:
+        execute(url, *change)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("drift", DRIFTS, ids=[d.id for d in DRIFTS])
+def test_out_of_band_change_gives_one_finding(
+    drift: Drift, dialect: str, request: pytest.FixtureRequest
+) -> None:
+    """One out-of-band change on a database at head yields exactly the finding it should."""
+    change: Change = getattr(drift, dialect)
+    if isinstance(change, Unsupported):
+        pytest.skip(change.reason)
+    url: URL = request.getfixturevalue(URL_FIXTURES[dialect])
+    migrate(url, "head")
+    _apply(url, change)
+
+    report = _check(url, compare_server_default=drift.compare_server_default)
+
+    found = [(f.kind, f.table, f.name) for f in _findings(report)]
+    assert found == [(drift.kind_on(dialect), drift.table, drift.name)]
+    (finding,) = _findings(report)
+    assert finding.actual != finding.expected
+    assert finding.schema == report_default_schema(url, dialect)
+    assert finding.message
+    assert "\n" not in finding.message
+    if drift.expected is not None:
+        assert finding.expected is not None
+        assert drift.expected.lower() in finding.expected.lower()
+    if drift.actual is not None:
+        assert finding.actual is not None
+        assert drift.actual.lower() in finding.actual.lower()
+    assert report.status().value == "out_of_sync"
+
+
+def report_default_schema(url: URL, dialect: str) -> str:
+    """What a finding names as schema for a table in the default schema of each dialect."""
+    return {"postgresql": "public", "mysql": str(url.database), "sqlite": "main"}[dialect]
+
+
+@pytest.mark.parametrize("compare_server_default", [False, True])
+def test_fresh_database_at_head_has_no_findings(any_url: URL, compare_server_default: bool) -> None:
+    """A database migrated to head with matching models reports zero findings (no false alarm)."""
+    migrate(any_url, "head")
+
+    report = _check(any_url, compare_server_default=compare_server_default)
+
+    assert _findings(report) == ()
+    assert report.revision is not None and report.revision.kind.value == "at_head"
+    assert report.status().value == "in_sync"
+
+
+def test_missing_table_hides_the_details_of_that_table(any_url: URL) -> None:
+    """A dropped table is one finding, not one per column, index and foreign key as well."""
+    migrate(any_url, "head")
+    execute(any_url, "DROP TABLE orders")
+
+    kinds = [f.kind for f in _findings(_check(any_url, compare_server_default=True))]
+
+    assert kinds == [FindingKind.MISSING_TABLE]
+
+
+def test_several_changes_are_all_reported_sorted_by_table(any_url: URL) -> None:
+    """Changes to two tables come back together, ordered by table then kind."""
+    migrate(any_url, "head")
+    execute(
+        any_url,
+        "ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",
+        "CREATE INDEX ix_orders_total ON orders (total)",
+        "CREATE TABLE coupons (id INTEGER PRIMARY KEY)",
+    )
+
+    found = [(f.table, f.kind, f.name) for f in _findings(_check(any_url))]
+
+    assert found == [
+        ("coupons", FindingKind.EXTRA_TABLE, None),
+        ("orders", FindingKind.EXTRA_INDEX, "ix_orders_total"),
+        ("users", FindingKind.EXTRA_COLUMN, "nickname"),
+    ]
+
+
+def test_compare_type_off_ignores_a_type_change(pg_url: URL) -> None:
+    """With compare_type=False a changed column type is not a finding (the option is read)."""
+    migrate(pg_url, "head")
+    execute(pg_url, "ALTER TABLE users ALTER COLUMN name TYPE VARCHAR(50)")
+
+    assert _findings(_check(pg_url, compare_type=False)) == ()
+    assert [f.kind for f in _findings(_check(pg_url, compare_type=True))] == [
+        FindingKind.TYPE_MISMATCH
+    ]
+
+
+def test_compare_server_default_off_ignores_a_default_change(any_url: URL) -> None:
+    """Server defaults are compared only when compare_server_default is set."""
+    migrate(any_url, "head")
+    if any_url.get_backend_name() == "sqlite":
+        rebuild_sqlite_table(any_url, Rebuild("orders", (("DEFAULT 'new'", "DEFAULT 'open'"),)))
+    else:
+        execute(any_url, "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'open'")
+
+    assert _findings(_check(any_url)) == ()
+    assert [f.kind for f in _findings(_check(any_url, compare_server_default=True))] == [
+        FindingKind.DEFAULT_MISMATCH
+    ]
+
+
+def test_mysql_default_spellings_are_not_drift_but_changed_values_are(mysql_url: URL) -> None:
+    """MariaDB keeps TRUE as 1 and NOW() as current_timestamp(): equal, while 0 is a change."""
+    migrate(mysql_url, "head")
+    assert _findings(_check(mysql_url, compare_server_default=True)) == ()
+
+    execute(mysql_url, "ALTER TABLE users ALTER COLUMN active SET DEFAULT 0")
+
+    (finding,) = _findings(_check(mysql_url, compare_server_default=True))
+    assert (finding.kind, finding.table, finding.name) == (
+        FindingKind.DEFAULT_MISMATCH,
+        "users",
+        "active",
+    )
+    assert (finding.expected, finding.actual) == ("true", "0")
+
+
+def test_postgres_default_calling_nextval_is_compared_without_running_it(pg_url: URL) -> None:
+    """A live default of nextval(...) is a default_mismatch; the sequence is not advanced."""
+    migrate(pg_url, "head")
+    execute(
+        pg_url,
+        "CREATE SEQUENCE order_status_seq",
+        "ALTER TABLE orders ALTER COLUMN status SET DEFAULT nextval('order_status_seq')::text",
+    )
+
+    (finding,) = _findings(_check(pg_url, compare_server_default=True))
+
+    assert (finding.kind, finding.table, finding.name) == (
+        FindingKind.DEFAULT_MISMATCH,
+        "orders",
+        "status",
+    )
+    assert finding.actual is not None and "nextval('order_status_seq'" in finding.actual
+    assert query(pg_url, "SELECT is_called FROM order_status_seq") == [(False,)]

@@ -23,7 +23,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from driftwatch.errors import ConfigError
 
@@ -219,6 +224,9 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         settings: Settings = bound(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
+    except SettingsError as exc:
+        # a list or table (targets, labels) given in the environment or .env that is not JSON
+        raise ConfigError(f"environment or .env: {exc} (lists and tables must be JSON)") from None
     return settings
 
 

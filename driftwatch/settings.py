@@ -214,12 +214,37 @@ def _describe(error: ValidationError, origin: str) -> str:
     return f"{origin}: {where}: {message}{more}"
 
 
+class _FileOnlySettings(Settings):
+    """The TOML file alone, so that its mistakes are blamed on it and not on the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_DictSource(settings_cls, cls.toml_data),)
+
+
+def _check_file(path: Path, data: dict[str, Any]) -> None:
+    try:
+        type("FileSettings", (_FileOnlySettings,), {"toml_data": data})()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, f"config file {path}")) from None
+
+
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Read every source and validate once; raise ConfigError with one line on bad input."""
     path = config_file_path(config)
     data = read_toml(path) if path is not None else {}
+    if path is not None:
+        _check_file(path, data)
     bound = type("BoundSettings", (Settings,), {"toml_data": data})
-    origin = f"config file {path}" if path is not None else "configuration"
+    # the file alone is valid: what is wrong came from the environment, .env or the caller
+    origin = "environment (DRIFTWATCH_*), .env or command line"
     try:
         settings: Settings = bound(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

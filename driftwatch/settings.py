@@ -104,6 +104,64 @@ class TargetSettings(BaseModel):
         return self
 
 
+NotifyEvent = Literal[
+    "drift", "pending", "unknown_revision", "multiple_script_heads", "check_failing"
+]  # fmt: skip
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+class NotifierSettings(BaseModel):
+    """One webhook receiver of `driftwatch serve` (a `[[notifiers]]` entry)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["alertmanager", "slack", "webhook"]
+    name: str | None = None  # default: the type
+    url: SecretStr | None = None
+    url_env: str | None = None
+    url_file: Path | None = None
+    events: list[NotifyEvent] | None = None  # default: every condition
+    targets: StrList = Field(default_factory=list)  # default: every target
+    pending_threshold_seconds: float = Field(default=1800, ge=0)
+    check_failing_threshold_seconds: float = Field(default=0, ge=0)
+    timeout_seconds: float = Field(default=10, gt=0, le=300)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    retry_initial_seconds: float = Field(default=1, gt=0)
+    retry_max_seconds: float = Field(default=60, gt=0)
+    resend_interval_seconds: float | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_label_value(cls, name: str | None) -> str | None:
+        if name is not None and not TARGET_NAME.match(name):
+            raise ValueError(
+                "must be 1-63 characters of letters, digits, '_', '.', '-', "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NotifierSettings:
+        given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of url, url_env, url_file (got {', '.join(given)})")
+        if self.events == []:
+            raise ValueError("events is empty: this notifier would never send anything")
+        for header in [*self.headers, *self.headers_env]:
+            if not HEADER_NAME.match(header):
+                raise ValueError(f"{header!r} is not an HTTP header name")
+        both = sorted(set(self.headers) & set(self.headers_env))
+        if both:
+            raise ValueError(f"header {both[0]!r} is in both headers and headers_env")
+        if self.retry_initial_seconds > self.retry_max_seconds:
+            raise ValueError("retry_initial_seconds is more than retry_max_seconds")
+        if self.resend_interval_seconds is not None and self.type != "alertmanager":
+            raise ValueError('resend_interval_seconds applies to type = "alertmanager" only')
+        return self
+
+
 class Settings(BaseSettings):
     """Everything driftwatch reads from its configuration sources."""
 
@@ -118,6 +176,7 @@ class Settings(BaseSettings):
     toml_data: ClassVar[dict[str, Any]] = {}
 
     targets: list[TargetSettings] = Field(default_factory=list)
+    notifiers: list[NotifierSettings] = Field(default_factory=list)
     # daemon
     listen: str = "0.0.0.0:9647"  # an exporter serves the network by default
     interval_seconds: float = Field(default=60, gt=0)

@@ -1,0 +1,234 @@
+"""Notification bodies: Alertmanager v2 alerts, Slack-compatible text, a generic JSON webhook.
+
+Pure: a `Transition` (and, for Alertmanager, the send time) in, bytes out. The generic
+webhook body is a public contract, versioned by `WEBHOOK_SCHEMA_VERSION` and documented in
+the README; breaking it needs a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from driftwatch import __version__
+from driftwatch.notify_conditions import Condition, Transition
+from driftwatch.render import target_json
+from driftwatch.report import ALL_CATEGORIES, TargetReport
+from driftwatch.revisions import RevisionState
+
+WEBHOOK_SCHEMA_VERSION = 1
+SOURCE = "driftwatch"
+MAX_DETAIL = 300  # characters of an error line or a migration message in a message
+SHOWN_FINDINGS = 3
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _clip(text: str, limit: int = MAX_DETAIL) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _revisions(revisions: tuple[str, ...] | None) -> str:
+    if revisions is None:
+        return "none (no version table)"
+    return ", ".join(revisions) if revisions else "base"
+
+
+def _drift(report: TargetReport) -> str:
+    schema = report.schema
+    if schema is None or not schema.findings:
+        return "schema drift"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in schema.counts_by_kind().items())
+    shown = [
+        f"{f.kind.value} {'.'.join(p for p in (f.schema, f.table, f.name) if p)}"
+        for f in schema.findings[:SHOWN_FINDINGS]
+    ]
+    more = len(schema.findings) - len(shown)
+    tail = f" and {more} more" if more > 0 else ""
+    return (
+        f"{_plural(len(schema.findings), 'schema difference')} ({kinds}): {', '.join(shown)}{tail}"
+    )
+
+
+def _pending(rev: RevisionState) -> str:
+    first = rev.pending[0] if rev.pending else None
+    nxt = f"; next {first.revision} {_clip(first.message, 80)!r}" if first else ""
+    return (
+        f"{_plural(len(rev.pending), 'migration')} pending (database "
+        f"{_revisions(rev.database_heads)}, head {_revisions(rev.script_heads)}{nxt})"
+    )
+
+
+def _firing_detail(condition: Condition, report: TargetReport) -> str:
+    rev = report.revision
+    if condition is Condition.CHECK_FAILING:
+        return _clip(report.error or "the check failed")
+    if condition is Condition.DRIFT:
+        return _drift(report)
+    if rev is None:
+        return condition.value.replace("_", " ")
+    if condition is Condition.PENDING:
+        return _pending(rev)
+    if condition is Condition.UNKNOWN_REVISION:
+        return (
+            f"the database is on {', '.join(rev.unknown)}, which the migration scripts do not "
+            f"have (head {_revisions(rev.script_heads)})"
+        )
+    return (
+        f"the migration scripts have {len(rev.script_heads)} heads: {', '.join(rev.script_heads)}"
+    )
+
+
+def _resolved_detail(condition: Condition, report: TargetReport) -> str:
+    rev = report.revision
+    if condition is Condition.CHECK_FAILING:
+        return "the checks succeed again"
+    if rev is None:
+        return f"{condition.value.replace('_', ' ')} is over"
+    state = f" (revision state {rev.kind.value})"
+    database, heads = _revisions(rev.database_heads), _revisions(rev.script_heads)
+    if condition is Condition.DRIFT and not rev.in_sync:
+        return f"no longer at the migration head{state}; drift is judged again at head"
+    return {
+        Condition.DRIFT: "the live schema matches the models again",
+        Condition.PENDING: f"no migrations pending, database on {database}{state}",
+        Condition.UNKNOWN_REVISION: f"the database is on a known revision again: {database}",
+        Condition.MULTIPLE_SCRIPT_HEADS: f"the migration scripts have one head again: {heads}",
+    }[condition]
+
+
+def detail(t: Transition) -> str:
+    """One line: what is wrong (firing) or how it ended (resolved)."""
+    if t.report is None:
+        return t.condition.value.replace("_", " ") + (" started" if t.firing else " is over")
+    if t.firing:
+        return _firing_detail(t.condition, t.report)
+    return _resolved_detail(t.condition, t.report)
+
+
+def description(t: Transition) -> str:
+    when = f"since {iso(t.since)}" if t.firing else f"from {iso(t.since)} to {iso(t.at)}"
+    return f"Database target {t.target}: {detail(t)} ({when})."
+
+
+# --- Alertmanager v2 -----------------------------------------------------------------------
+
+
+def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> dict[str, Any]:
+    """One alert of `POST /api/v2/alerts`.
+
+    A firing alert carries `endsAt` a few re-send intervals ahead, as Prometheus does, so
+    Alertmanager keeps it while it is re-sent and lets it expire if driftwatch goes away;
+    a resolved one carries the time it ended.
+    """
+    rule = t.rule
+    labels = {
+        **t.labels,  # the target's own labels first: ours below win on a clash
+        "alertname": rule.alertname,
+        "target": t.target,
+        "severity": rule.severity,
+        "source": SOURCE,
+    }
+    ends = t.at if not t.firing else now + timedelta(seconds=ttl_seconds)
+    return {
+        "labels": labels,
+        "annotations": {
+            "summary": rule.summary,
+            "description": description(t),
+            "runbook_url": rule.runbook_url,
+        },
+        "startsAt": iso(t.since),
+        "endsAt": iso(ends),
+    }
+
+
+def alertmanager_body(alerts: Iterable[Transition], *, now: datetime, ttl_seconds: float) -> bytes:
+    return json.dumps(
+        [alertmanager_alert(t, now=now, ttl_seconds=ttl_seconds) for t in alerts]
+    ).encode()
+
+
+# --- Slack-compatible incoming webhook -----------------------------------------------------
+
+
+def _slack_escape(text: str) -> str:
+    # the three characters Slack's mrkdwn reserves for links and mentions
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0s"
+
+
+def slack_text(t: Transition) -> str:
+    rule = t.rule
+    what = _slack_escape(detail(t))
+    head = f"*{rule.alertname}* on `{_slack_escape(t.target)}`"
+    if t.firing:
+        return (
+            f":rotating_light: *FIRING* {head}: {what} (since {iso(t.since)}) "
+            f"<{rule.runbook_url}|runbook>"
+        )
+    lasted = _duration((t.at - t.since).total_seconds())
+    return f":white_check_mark: *RESOLVED* {head}: {what} (after {lasted}, since {iso(t.since)})"
+
+
+def slack_body(t: Transition) -> bytes:
+    return json.dumps({"text": slack_text(t)}).encode()
+
+
+# --- generic JSON webhook ------------------------------------------------------------------
+
+
+def message_id(t: Transition) -> str:
+    """Stable across re-tries of one message, so a receiver can drop a duplicate delivery."""
+    status = "firing" if t.firing else "resolved"
+    raw = f"{t.target}\0{t.condition.value}\0{iso(t.since)}\0{status}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
+    rule = t.rule
+    return {
+        "schema_version": WEBHOOK_SCHEMA_VERSION,
+        "id": message_id(t),
+        "source": SOURCE,
+        "driftwatch_version": __version__,
+        "notifier": notifier,
+        "status": "firing" if t.firing else "resolved",
+        "target": t.target,
+        "labels": dict(t.labels),
+        "condition": t.condition.value,
+        "alertname": rule.alertname,
+        "severity": rule.severity,
+        "started_at": iso(t.since),
+        "ended_at": None if t.firing else iso(t.at),
+        "changed_at": iso(t.at),
+        "summary": rule.summary,
+        "description": description(t),
+        "runbook_url": rule.runbook_url,
+        "report": None if t.report is None else target_json(t.report, ALL_CATEGORIES),
+    }
+
+
+def webhook_body(t: Transition, *, notifier: str) -> bytes:
+    return json.dumps(webhook_json(t, notifier=notifier)).encode()
+
+
+def batches(items: Sequence[Transition], size: int) -> list[Sequence[Transition]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

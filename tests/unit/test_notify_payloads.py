@@ -1,0 +1,193 @@
+"""Notification bodies and delivery rules, built from hand-made transitions (no I/O)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from driftwatch.notify_conditions import Condition, Transition
+from driftwatch.notify_delivery import (
+    RETRY_AFTER_CAP_SECONDS,
+    Verdict,
+    _connect_reason,
+    backoff_delay,
+    classify,
+    failure_reason,
+    redact,
+    retry_after_seconds,
+    retry_delay,
+)
+from driftwatch.notify_payloads import (
+    WEBHOOK_SCHEMA_VERSION,
+    alertmanager_body,
+    message_id,
+    slack_body,
+    webhook_body,
+)
+from driftwatch.render import target_json
+from driftwatch.report import ALL_CATEGORIES
+from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
+
+NOW = at(3600)
+
+
+def transition(
+    condition: Condition, *, firing: bool = True, report: object = None, since: float = 0
+) -> Transition:
+    default = {
+        Condition.DRIFT: good(at(since), AT_HEAD, ROGUE),
+        Condition.PENDING: good(at(since), BEHIND),
+        Condition.CHECK_FAILING: failed(at(since)),
+    }
+    chosen = report if report is not None else default.get(condition, good(at(since)))
+    return Transition(
+        target="cp",
+        labels={"team": "db", "severity": "page-me"},  # a clashing label loses to ours
+        condition=condition,
+        firing=firing,
+        since=at(since),
+        at=at(900) if not firing else at(since),
+        report=chosen,  # type: ignore[arg-type]
+    )
+
+
+def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> None:
+    """A firing alert carries the rule's name, severity and runbook, and endsAt ahead of now."""
+    [alert] = json.loads(alertmanager_body([transition(Condition.DRIFT)], now=NOW, ttl_seconds=240))
+    assert alert["labels"] == {
+        "alertname": "DriftwatchSchemaDrift",
+        "target": "cp",
+        "severity": "warning",
+        "source": "driftwatch",
+        "team": "db",
+    }
+    notes = alert["annotations"]
+    assert notes["summary"] == "The live schema differs from the models."
+    assert notes["runbook_url"].endswith("docs/runbook.md#driftwatchschemadrift")
+    assert (
+        "1 schema difference (extra_column 1): extra_column public.agents.rogue"
+        in (notes["description"])
+    )
+    assert alert["startsAt"] == "2026-11-24T06:00:00Z"
+    assert alert["endsAt"] == (NOW + timedelta(seconds=240)).isoformat().replace("+00:00", "Z")
+    assert "generatorURL" not in alert
+
+
+def test_alertmanager_resolved_alert_ends_when_it_was_resolved() -> None:
+    """A resolved alert's endsAt is the time it ended, not the time it was sent."""
+    gone = transition(Condition.DRIFT, firing=False, report=good(at(900)))
+    [alert] = json.loads(alertmanager_body([gone], now=NOW, ttl_seconds=240))
+    assert alert["endsAt"] == "2026-11-24T06:15:00Z"
+    assert alert["startsAt"] == "2026-11-24T06:00:00Z"
+    assert "matches the models again" in alert["annotations"]["description"]
+
+
+def test_slack_says_status_target_condition_and_the_key_detail() -> None:
+    """One line of text per message: firing or resolved, the target, the alert, the detail."""
+    pending = json.loads(slack_body(transition(Condition.PENDING)))
+    assert list(pending) == ["text"]
+    text = pending["text"]
+    assert text.startswith(":rotating_light: *FIRING* *DriftwatchMigrationsPending* on `cp`")
+    assert "2 migrations pending (database a1, head c3; next b2 'add x')" in text
+    assert "#driftwatchmigrationspending|runbook>" in text
+    failing = json.loads(slack_body(transition(Condition.CHECK_FAILING)))["text"]
+    assert "target 'cp': connection refused" in failing
+    resolved = json.loads(
+        slack_body(transition(Condition.PENDING, firing=False, report=good(at(900))))
+    )
+    assert resolved["text"].startswith(
+        ":white_check_mark: *RESOLVED* *DriftwatchMigrationsPending*"
+    )
+    assert "after 15m" in resolved["text"]
+    assert "\n" not in resolved["text"]
+
+
+def test_slack_escapes_its_markup_characters() -> None:
+    """An error line with <, > or & cannot break Slack's link syntax."""
+    odd = replace(failed(at(0)), error="bad <value> & more")
+    text = json.loads(slack_body(transition(Condition.CHECK_FAILING, report=odd)))["text"]
+    assert "bad &lt;value&gt; &amp; more" in text
+
+
+def test_generic_webhook_body_is_versioned_and_carries_the_report() -> None:
+    """The generic body has the documented keys, and the target's JSON as `check` prints it."""
+    t = transition(Condition.DRIFT)
+    body = json.loads(webhook_body(t, notifier="ops"))
+    assert body["schema_version"] == WEBHOOK_SCHEMA_VERSION == 1
+    assert body["id"] == message_id(t)
+    assert {k: body[k] for k in ("source", "notifier", "status", "target", "condition")} == {
+        "source": "driftwatch", "notifier": "ops", "status": "firing", "target": "cp",
+        "condition": "drift",
+    }  # fmt: skip
+    assert body["labels"] == {"team": "db", "severity": "page-me"}
+    assert (body["alertname"], body["severity"]) == ("DriftwatchSchemaDrift", "warning")
+    assert (body["started_at"], body["ended_at"]) == ("2026-11-24T06:00:00Z", None)
+    assert t.report is not None
+    assert body["report"] == target_json(t.report, ALL_CATEGORIES)
+    assert sorted(body) == sorted([
+        "schema_version", "id", "source", "driftwatch_version", "notifier", "status", "target",
+        "labels", "condition", "alertname", "severity", "started_at", "ended_at", "changed_at",
+        "summary", "description", "runbook_url", "report",
+    ])  # fmt: skip
+    resolved = json.loads(webhook_body(transition(Condition.DRIFT, firing=False), notifier="ops"))
+    assert (resolved["status"], resolved["ended_at"]) == ("resolved", "2026-11-24T06:15:00Z")
+    assert resolved["id"] != body["id"]
+
+
+def test_backoff_grows_doubles_and_caps_with_bounded_jitter() -> None:
+    """Delays double from the initial one up to the cap; jitter takes off at most half."""
+    slowest = [backoff_delay(n, initial=1, cap=60, jitter=0) for n in range(9)]
+    assert slowest == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    fastest = [backoff_delay(n, initial=1, cap=60, jitter=1) for n in range(9)]
+    assert fastest == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+    assert backoff_delay(10_000, initial=1, cap=60, jitter=0.5) == 45
+
+
+def test_retry_after_is_honoured_within_a_cap() -> None:
+    """Retry-After in seconds or as a date lengthens the wait, never beyond the cap."""
+    now = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    assert retry_after_seconds("7", now) == 7
+    assert retry_after_seconds("Tue, 24 Nov 2026 06:00:30 GMT", now) == 30
+    assert retry_after_seconds("Tue, 24 Nov 2026 05:00:00 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
+    assert retry_delay(0, initial=1, cap=60, jitter=0, retry_after=7) == 7
+    assert retry_delay(6, initial=1, cap=60, jitter=0, retry_after=7) == 60
+    assert retry_delay(0, initial=1, cap=60, jitter=0, retry_after=86400) == RETRY_AFTER_CAP_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [(200, Verdict.DELIVERED), (202, Verdict.DELIVERED), (204, Verdict.DELIVERED),
+     (301, Verdict.REJECTED), (400, Verdict.REJECTED), (401, Verdict.REJECTED),
+     (404, Verdict.REJECTED), (408, Verdict.RETRY), (429, Verdict.RETRY),
+     (500, Verdict.RETRY), (502, Verdict.RETRY), (503, Verdict.RETRY)],
+)  # fmt: skip
+def test_status_verdicts(status: int, verdict: Verdict) -> None:
+    """2xx is delivered; 408, 429 and 5xx are retried; other 3xx and 4xx are given up."""
+    assert classify(status) is verdict
+
+
+def test_failure_reasons_never_contain_the_url() -> None:
+    """Failures are described by their kind, never by aiohttp's texts (which hold the URL)."""
+    secret = "http://hooks.example/services/T0/B0/s3cr3t"
+    reasons = [
+        _connect_reason(ConnectionRefusedError(111, "refused")),
+        _connect_reason(socket.gaierror(-2, "Name or service not known")),
+        failure_reason(TimeoutError(), 2.5),
+        failure_reason(aiohttp.InvalidURL(secret), 10),
+        failure_reason(aiohttp.ServerDisconnectedError(), 10),
+    ]
+    assert reasons == [
+        "connection refused", "the host name does not resolve", "no answer within 2.5 s",
+        "InvalidURL", "the server closed the connection",
+    ]  # fmt: skip
+    echoed = redact(
+        f"bad hook {secret}\nor /services/T0/B0/s3cr3t", [secret, "/services/T0/B0/s3cr3t"]
+    )
+    assert echoed == "bad hook <redacted> or <redacted>"

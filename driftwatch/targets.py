@@ -134,7 +134,8 @@ def _from_settings(ts: TargetSettings) -> Target:
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
+    # read as alembic reads it: %(here)s is the file's folder, and '%%' stands for '%'
+    parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
     try:
         with path.open(encoding="utf-8") as fh:
             parser.read_file(fh)
@@ -145,10 +146,19 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+def _ini_value(path: Path, section: str, key: str) -> str:
+    try:
+        return _read_ini(path).get(section, key, fallback="")
+    except configparser.InterpolationError:
+        # never echo the value: it may be a URL with a password
+        raise ConfigError(
+            f"alembic config {path}: [{section}] {key} has a bad '%' (write '%%' for '%')"
+        ) from None
+
+
 def metadata_from_ini(path: Path) -> tuple[str, ...]:
     """`[driftwatch] metadata = module:attr ...` in alembic.ini, so a project needs no file."""
-    raw = _read_ini(path).get("driftwatch", "metadata", fallback="")
-    return tuple(raw.split())
+    return tuple(_ini_value(path, "driftwatch", "metadata").split())
 
 
 def _zero_config_target(cwd: Path, overrides: Mapping[str, Any]) -> TargetSettings:
@@ -162,7 +172,7 @@ def _zero_config_target(cwd: Path, overrides: Mapping[str, Any]) -> TargetSettin
         )
     url = os.environ.get("DATABASE_URL") or _dotenv_value(cwd / ".env", "DATABASE_URL")
     if not url and ini.is_file():
-        url = _read_ini(ini).get("alembic", "sqlalchemy.url", fallback="") or None
+        url = _ini_value(ini, "alembic", "sqlalchemy.url") or None
     return TargetSettings(
         name=ZERO_CONFIG_TARGET,
         url=None if url is None else SecretStr(url),

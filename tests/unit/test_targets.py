@@ -281,3 +281,31 @@ def test_secret_url_in_settings_is_not_shown() -> None:
 
     assert isinstance(ts.url, SecretStr)
     assert PASSWORD not in repr(ts)
+
+
+def test_ini_url_is_read_as_alembic_reads_it(tmp_path: Path) -> None:
+    """sqlalchemy.url in alembic.ini expands %(here)s and un-doubles '%%', as alembic does."""
+    (tmp_path / "alembic.ini").write_text(
+        INI.format(url="sqlalchemy.url = sqlite:///%(here)s/app.db")
+    )
+    base = Settings.model_construct(targets=[])
+    assert build_targets(base, cwd=tmp_path)[0].url.database == f"{tmp_path.resolve()}/app.db"
+
+    (tmp_path / "alembic.ini").write_text(
+        INI.format(url="sqlalchemy.url = postgresql://app:50%%off@db/app")
+    )
+    assert build_targets(base, cwd=tmp_path)[0].url.password == "50%off"
+
+
+def test_ini_url_with_a_bad_percent_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    """An unescaped '%' in sqlalchemy.url is a one-line error that does not show the URL."""
+    (tmp_path / "alembic.ini").write_text(
+        INI.format(url="sqlalchemy.url = postgresql://app:50%off@db/app")
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        build_targets(Settings.model_construct(targets=[]), cwd=tmp_path)
+
+    assert "[alembic] sqlalchemy.url has a bad '%'" in str(caught.value)
+    assert "50%off" not in str(caught.value)
+    assert "off@db" not in str(caught.value)

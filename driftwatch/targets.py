@@ -78,9 +78,27 @@ def parse_url(raw: str, *, origin: str) -> URL:
         supported = "postgresql, mysql/mariadb, sqlite"
         raise ConfigError(f"{origin}: unsupported database {backend!r} (supported: {supported})")
     url = url.set(drivername=driver)
+    if driver == ASYNC_DRIVERS["postgresql"]:
+        url = _asyncpg_query(url)
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         raise ConfigError(f"{origin}: a SQLite target needs a database file path")
     return url
+
+
+# the application's URL is written for libpq (psycopg); asyncpg takes sslmode as ssl and
+# refuses the rest, and driftwatch sets its own connection timeout and application_name
+LIBPQ_RENAMED = {"sslmode": "ssl"}
+LIBPQ_DROPPED = ("connect_timeout", "application_name")
+
+
+def _asyncpg_query(url: URL) -> URL:
+    query = dict(url.query)
+    for libpq, asyncpg in LIBPQ_RENAMED.items():
+        if libpq in query:
+            query.setdefault(asyncpg, query.pop(libpq))
+    for key in LIBPQ_DROPPED:
+        query.pop(key, None)
+    return url.set(query=query)
 
 
 def _resolve_url(ts: TargetSettings) -> URL:

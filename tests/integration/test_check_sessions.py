@@ -23,8 +23,9 @@ from driftwatch.collect import make_engine
 from driftwatch.render import render_json, render_text
 from driftwatch.report import Report, TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.targets import Target
-from tests.support.scenarios import execute, migrate, query, shop_target
+from driftwatch.settings import Settings
+from driftwatch.targets import Target, build_targets
+from tests.support.scenarios import SHOP, execute, migrate, plain_url, query, shop_target
 
 
 def _check(target: Target) -> TargetReport:
@@ -110,6 +111,26 @@ def test_postgres_statement_timeout_stops_a_slow_query(pg_url: URL) -> None:
 
     with pytest.raises(DBAPIError, match="statement timeout"):
         asyncio.run(_read(target, "SELECT pg_sleep(30)"))
+
+
+def test_postgres_url_written_for_psycopg_works(pg_url: URL) -> None:
+    """A libpq-style URL (sslmode, connect_timeout, application_name) checks fine via asyncpg,
+    and the session still names itself driftwatch."""
+    migrate(pg_url, "head")
+    raw = plain_url(pg_url.set(drivername="postgresql")) + (
+        "?sslmode=disable&connect_timeout=4&application_name=theapp"
+    )
+    (target,) = build_targets(
+        Settings.model_construct(targets=[]),
+        overrides={"url": raw, "script_location": str(SHOP / "migrations")},
+    )
+
+    report = _check(target)
+
+    assert report.error is None, report.error
+    assert asyncio.run(_read(target, "SELECT current_setting('application_name')")) == (
+        "driftwatch",
+    )
 
 
 async def _check_while_locked(url: URL, target: Target, lock: str) -> TargetReport:

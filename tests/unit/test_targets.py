@@ -309,3 +309,22 @@ def test_ini_url_with_a_bad_percent_is_refused_without_echoing_it(tmp_path: Path
     assert "[alembic] sqlalchemy.url has a bad '%'" in str(caught.value)
     assert "50%off" not in str(caught.value)
     assert "off@db" not in str(caught.value)
+
+
+def test_libpq_url_parameters_are_translated_for_asyncpg() -> None:
+    """An application's psycopg URL works: sslmode becomes ssl, timeout and name are ours."""
+    url = parse_url(
+        "postgresql://u@h/db?sslmode=require&connect_timeout=5&application_name=app",
+        origin="test",
+    )
+
+    assert url.drivername == "postgresql+asyncpg"
+    assert dict(url.query) == {"ssl": "require"}
+
+
+def test_other_url_parameters_are_kept() -> None:
+    """Parameters that are not libpq-only pass through, for every backend."""
+    assert dict(parse_url("mysql://u@h/db?charset=utf8mb4", origin="t").query) == {
+        "charset": "utf8mb4"
+    }
+    assert dict(parse_url("postgresql://u@h/db?ssl=prefer", origin="t").query) == {"ssl": "prefer"}

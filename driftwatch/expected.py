@@ -89,6 +89,10 @@ def _script_directory(target: Target) -> ScriptDirectory:
         # so anchor relative entries at the ini file's folder (read before path_separator moves)
         prepend = [str(ini.parent / p) for p in (config.get_prepend_sys_paths_list() or [])]
         config.set_main_option("prepend_sys_path", "")
+        location = config.get_main_option("script_location")
+        if location and ":" not in location and not Path(location).is_absolute():
+            anchored = str(ini.parent / location).replace("%", "%%")
+            config.set_main_option("script_location", anchored)
         if target.version_locations:
             config.set_main_option("path_separator", "os")
             config.set_main_option("version_locations", ":".join(target.version_locations))

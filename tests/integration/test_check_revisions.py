@@ -186,17 +186,19 @@ def test_script_location_as_package_resource(sqlite_url: URL) -> None:
     assert state.kind is RevisionStateKind.AT_HEAD
 
 
-@pytest.mark.parametrize("relative", [True, False], ids=["relative", "here"])
-def test_alembic_ini_from_another_working_directory(
-    sqlite_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool
+@pytest.mark.parametrize("location", ["migrations", "%(here)s/migrations"])
+@pytest.mark.parametrize("run_in", ["project", "elsewhere"])
+def test_alembic_ini_from_any_working_directory(
+    sqlite_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, run_in: str
 ) -> None:
-    """An alembic.ini target reads its script_location wherever driftwatch runs from."""
+    """An alembic.ini target finds its scripts wherever driftwatch runs (a monitor runs from
+    anywhere): a relative script_location is taken from the ini file's folder."""
     migrate(sqlite_url, "a1")
     project = tmp_path / "project"
     shutil.copytree(SHOP / "migrations", project / "migrations")
-    location = "migrations" if relative else "%(here)s/migrations"
     (project / "alembic.ini").write_text(f"[alembic]\nscript_location = {location}\n")
-    monkeypatch.chdir(project if relative else tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / run_in)
 
     state = _state(
         shop_target(sqlite_url, script_location=None, alembic_ini=project / "alembic.ini")

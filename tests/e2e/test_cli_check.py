@@ -293,3 +293,31 @@ def test_password_is_masked_in_text_json_and_stderr(pg_url: URL, tmp_path: Path)
         f"postgresql+asyncpg://{role}:***@"
     )
     assert f"{role}:***@" in runs[2].stderr
+
+
+@pytest.mark.parametrize("run_in", ["project", "elsewhere"])
+def test_project_with_its_own_models_package(sqlite_url: URL, tmp_path: Path, run_in: str) -> None:
+    """A typical project: models in its own package found through alembic.ini's
+    prepend_sys_path = ., relative script_location; run in it, or from elsewhere."""
+    migrate(sqlite_url, "head")
+    project = tmp_path / "project"
+    (project / "myshop").mkdir(parents=True)
+    (project / "myshop" / "__init__.py").write_text("")
+    shutil.copy(SHOP / "models.py", project / "myshop" / "models.py")
+    shutil.copytree(SHOP / "migrations", project / "migrations")
+    (project / "alembic.ini").write_text(
+        "[alembic]\nscript_location = migrations\nprepend_sys_path = .\n\n"
+        "[driftwatch]\nmetadata = myshop.models:metadata\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    args = ["--alembic-ini", str(project / "alembic.ini")] if run_in == "elsewhere" else []
+
+    result = run_driftwatch(
+        "check",
+        *args,
+        cwd=tmp_path / run_in,
+        env={"DATABASE_URL": f"sqlite:///{sqlite_url.database}"},
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "matches the models" in result.stdout

@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -18,7 +19,9 @@ from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected import load_expected
 from driftwatch.logs import configure_logging
-from driftwatch.metrics import DriftCollector
+from driftwatch.metrics import DriftCollector, NotificationCollector
+from driftwatch.notify import Notifications
+from driftwatch.notify_config import build_notifiers
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.server import HttpOptions, parse_listen, start_http
@@ -141,6 +144,8 @@ def run_serve(args: argparse.Namespace) -> int:
     targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
     # models and scripts that do not load are bad configuration: refuse to start
     expected = {target.name: load_expected(target) for target in targets}
+    known = [t.name for t in settings.targets] or [t.name for t in targets]
+    notifications = Notifications(build_notifiers(settings, known_targets=known))
     host, port = parse_listen(settings.listen)
     options = HttpOptions(
         host=host,
@@ -158,14 +163,22 @@ def run_serve(args: argparse.Namespace) -> int:
         max_age_seconds=settings.max_age_seconds,
         concurrency=settings.concurrency,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        on_events=[notifications] if notifications.notifiers else [],
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(
         DriftCollector(daemon.snapshot, drift_table_limit=settings.drift_table_series_limit)
     )
-    asyncio.run(
-        run_until_signalled(daemon, lambda stack: start_http(stack, daemon, registry, options))
-    )
+    if notifications.notifiers:
+        registry.register(NotificationCollector(notifications.stats))
+
+    async def start(stack: AsyncExitStack) -> None:
+        await start_http(stack, daemon, registry, options)
+        # entered after the HTTP server and before the scheduler: on exit the checks drain
+        # first, then the queues get their flush grace, then the server stops
+        await stack.enter_async_context(notifications)
+
+    asyncio.run(run_until_signalled(daemon, start))
     return int(ExitCode.IN_SYNC)
 
 

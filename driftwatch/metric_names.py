@@ -141,4 +141,45 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
 )
 
-METRIC_NAMES: frozenset[str] = frozenset(spec.name for spec in METRICS)
+# rendered by metrics.NotificationCollector, only when notifiers are configured
+NOTIFICATION_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        name="driftwatch_notifications_sent_total",
+        type="counter",
+        labels=("notifier",),
+        help="Notifications the receiver accepted (2xx).",
+    ),
+    MetricSpec(
+        name="driftwatch_notifications_failed_total",
+        type="counter",
+        labels=("notifier",),
+        help="Notifications given up because the receiver rejected them (4xx other than 429).",
+    ),
+    MetricSpec(
+        name="driftwatch_notifications_dropped_total",
+        type="counter",
+        labels=("notifier",),
+        help="Notifications lost: the oldest of a full queue, or unsent at shutdown.",
+    ),
+    MetricSpec(
+        name="driftwatch_notifications_errors_total",
+        type="counter",
+        labels=("notifier",),
+        help="Failed delivery attempts (refused, timed out, 5xx, 429 or rejected).",
+    ),
+    MetricSpec(
+        name="driftwatch_notifications_queue_length",
+        type="gauge",
+        labels=("notifier",),
+        help="Notifications waiting for delivery, including the one being sent.",
+    ),
+    MetricSpec(
+        name="driftwatch_notifications_queue_capacity",
+        type="gauge",
+        labels=("notifier",),
+        help="Capacity of the notification queue (queue_size).",
+    ),
+)
+
+ALL_METRICS: tuple[MetricSpec, ...] = (*METRICS, *NOTIFICATION_METRICS)
+METRIC_NAMES: frozenset[str] = frozenset(spec.name for spec in ALL_METRICS)

@@ -13,11 +13,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from driftwatch import __version__
-from driftwatch.metric_names import METRICS, MetricSpec
+from driftwatch.metric_names import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
+from driftwatch.notify import NotifierStats
 from driftwatch.revisions import RevisionState, RevisionStateKind
 from driftwatch.state import TargetState
 
-SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in METRICS}
+SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in ALL_METRICS}
 
 
 def _family(name: str, extra_labels: Sequence[str] = ()) -> GaugeMetricFamily | CounterMetricFamily:
@@ -124,3 +125,25 @@ class DriftCollector(Collector):
         f["driftwatch_revision_info"].add_metric(
             [*t, _revisions_label(rev.database_heads), _revisions_label(rev.script_heads)], 1
         )
+
+
+class NotificationCollector(Collector):
+    """Renders `snapshot()` (each notifier's counters and queue) as metric families."""
+
+    def __init__(self, snapshot: Callable[[], Sequence[NotifierStats]]) -> None:
+        self._snapshot = snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        families = {spec.name: _family(spec.name) for spec in NOTIFICATION_METRICS}
+        for stats in self._snapshot():
+            n = [stats.name]
+            families["driftwatch_notifications_sent_total"].add_metric(n, stats.sent)
+            families["driftwatch_notifications_failed_total"].add_metric(n, stats.failed)
+            families["driftwatch_notifications_dropped_total"].add_metric(n, stats.dropped)
+            families["driftwatch_notifications_errors_total"].add_metric(n, stats.errors)
+            families["driftwatch_notifications_queue_length"].add_metric(n, stats.queued)
+            families["driftwatch_notifications_queue_capacity"].add_metric(n, stats.capacity)
+        yield from families.values()

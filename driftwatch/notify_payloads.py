@@ -25,8 +25,8 @@ MAX_DETAIL = 300  # characters of an error line or a migration message in a mess
 SHOWN_FINDINGS = 3
 
 
-def iso(value: datetime) -> str:
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+def iso(value: datetime, timespec: str = "seconds") -> str:
+    return value.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _plural(count: int, word: str) -> str:
@@ -147,8 +147,8 @@ def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> d
             "description": description(t),
             "runbook_url": rule.runbook_url,
         },
-        "startsAt": iso(t.since),
-        "endsAt": iso(ends),
+        "startsAt": iso(t.since, "milliseconds"),
+        "endsAt": iso(ends, "milliseconds"),
     }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -28,12 +29,15 @@ from driftwatch.notify_payloads import (
     message_id,
     slack_body,
     webhook_body,
+    webhook_json,
 )
 from driftwatch.render import target_json
 from driftwatch.report import ALL_CATEGORIES
+from tests.support.tools import readme_section
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
 NOW = at(3600)
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def transition(
@@ -73,8 +77,8 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
         "1 schema difference (extra_column 1): extra_column public.agents.rogue"
         in (notes["description"])
     )
-    assert alert["startsAt"] == "2026-11-24T06:00:00Z"
-    assert alert["endsAt"] == (NOW + timedelta(seconds=240)).isoformat().replace("+00:00", "Z")
+    assert alert["startsAt"] == "2026-11-24T06:00:00.000Z"
+    assert alert["endsAt"] == "2026-11-24T07:04:00.000Z"  # now + 240 s
     assert "generatorURL" not in alert
 
 
@@ -82,8 +86,8 @@ def test_alertmanager_resolved_alert_ends_when_it_was_resolved() -> None:
     """A resolved alert's endsAt is the time it ended, not the time it was sent."""
     gone = transition(Condition.DRIFT, firing=False, report=good(at(900)))
     [alert] = json.loads(alertmanager_body([gone], now=NOW, ttl_seconds=240))
-    assert alert["endsAt"] == "2026-11-24T06:15:00Z"
-    assert alert["startsAt"] == "2026-11-24T06:00:00Z"
+    assert alert["endsAt"] == "2026-11-24T06:15:00.000Z"
+    assert alert["startsAt"] == "2026-11-24T06:00:00.000Z"
     assert "matches the models again" in alert["annotations"]["description"]
 
 
@@ -191,3 +195,18 @@ def test_failure_reasons_never_contain_the_url() -> None:
         f"bad hook {secret}\nor /services/T0/B0/s3cr3t", [secret, "/services/T0/B0/s3cr3t"]
     )
     assert echoed == "bad hook <redacted> or <redacted>"
+
+
+def test_readme_examples_have_the_real_layout() -> None:
+    """The README's Alertmanager and webhook examples have exactly the keys that are sent."""
+    section = readme_section("`driftwatch serve`")
+    section = section[section.index("### Notifications") :]
+    blocks = [json.loads(b) for lang, b in FENCE.findall(section) if lang == "json"]
+    [am_example], hook_example = blocks
+    t = transition(Condition.DRIFT)
+    [alert] = json.loads(alertmanager_body([t], now=NOW, ttl_seconds=240))
+    assert sorted(am_example) == sorted(alert)
+    assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "source"}
+    assert sorted(am_example["annotations"]) == sorted(alert["annotations"])
+    assert sorted(hook_example) == sorted(webhook_json(t, notifier="ops"))
+    assert hook_example["schema_version"] == WEBHOOK_SCHEMA_VERSION

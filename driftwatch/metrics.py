@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 
 from driftwatch import __version__
 from driftwatch.metric_names import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
-from driftwatch.notify import NotifierStats
+from driftwatch.notify_queue import NotifierStats
 from driftwatch.revisions import RevisionState, RevisionStateKind
 from driftwatch.state import TargetState
 

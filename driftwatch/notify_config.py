@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify import NotifierConfig, NotifierKind
 from driftwatch.notify_conditions import Condition, Policy
+from driftwatch.notify_queue import NotifierConfig, NotifierKind
 from driftwatch.settings import NotifierSettings, Settings
 
 ALERTMANAGER_PATH = "/api/v2/alerts"

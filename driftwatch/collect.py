@@ -9,23 +9,24 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-import socket
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from alembic.operations.ops import DropTableCommentOp
-from sqlalchemy import MetaData, column, event, inspect, select, table, text
+from sqlalchemy import MetaData, column, event, inspect, select, table
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.errors import DatabaseError, VersionTableError
+from driftwatch.dberrors import root_cause, translate_errors
+from driftwatch.defaults import server_default_differs
+from driftwatch.errors import VersionTableError
+from driftwatch.fingerprint import read_fingerprint
 from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
@@ -121,7 +122,7 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
     try:
         rows = conn.execute(select(version_table.c.version_num)).scalars().all()
     except DBAPIError as exc:
-        message = str(_root_cause(exc)).lower()
+        message = str(root_cause(exc)).lower()
         if "column" in message and any(
             s in message for s in ("does not exist", "unknown column", "no such column")
         ):
@@ -138,89 +139,6 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
             f"not revision identifiers, e.g. {shown}"
         )
     return tuple(sorted(set(rows)))
-
-
-PG_FINGERPRINT = """
-SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
-  SELECT 'n' || n.oid || ':' || n.xmin FROM pg_namespace n WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 'c' || c.oid || ':' || c.xmin FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = ANY(:schemas) AND a.attnum > 0
-  UNION ALL
-  SELECT 'i' || i.indexrelid || ':' || i.xmin FROM pg_index i
-    JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 'k' || k.oid || ':' || k.xmin FROM pg_constraint k
-    JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 'd' || d.oid || ':' || d.xmin FROM pg_attrdef d
-    JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 't' || t.oid || ':' || t.xmin FROM pg_type t
-    JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  SELECT 'e' || e.oid || ':' || e.xmin FROM pg_enum e
-    JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE n.nspname = ANY(:schemas)
-  UNION ALL
-  -- comments live in pg_description, which a COMMENT ON changes without touching pg_class
-  SELECT 'm' || d.objoid || '.' || d.objsubid || ':' || d.xmin FROM pg_description d
-    JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
-    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(:schemas)
-) AS catalog(x)
-"""
-
-MYSQL_FINGERPRINT = """
-SELECT COUNT(*), COALESCE(SUM(CRC32(x)), 0),
-       COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(MD5(x), 1, 16), 16, 10) AS UNSIGNED)), 0)
-FROM (
-  SELECT CONCAT_WS('|', 't', TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_COMMENT,
-                   COALESCE(TABLE_COLLATION, '')) AS x
-    FROM information_schema.TABLES WHERE TABLE_SCHEMA IN :schemas
-  UNION ALL
-  SELECT CONCAT_WS('|', 'c', TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION,
-                   COLUMN_TYPE, IS_NULLABLE, COALESCE(COLUMN_DEFAULT, '<none>'), EXTRA,
-                   COLUMN_COMMENT, COALESCE(COLLATION_NAME, ''))
-    FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN :schemas
-  UNION ALL
-  SELECT CONCAT_WS('|', 's', TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX,
-                   COALESCE(COLUMN_NAME, ''), NON_UNIQUE, COALESCE(SUB_PART, ''), INDEX_TYPE)
-    FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN :schemas
-  UNION ALL
-  SELECT CONCAT_WS('|', 'r', CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME,
-                   COALESCE(UNIQUE_CONSTRAINT_NAME, ''), UPDATE_RULE, DELETE_RULE,
-                   REFERENCED_TABLE_NAME)
-    FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN :schemas
-  UNION ALL
-  SELECT CONCAT_WS('|', 'u', TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME,
-                   ORDINAL_POSITION, COALESCE(REFERENCED_TABLE_SCHEMA, ''),
-                   COALESCE(REFERENCED_TABLE_NAME, ''), COALESCE(REFERENCED_COLUMN_NAME, ''))
-    FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA IN :schemas
-) AS catalog
-"""
-
-
-def read_fingerprint(conn: Connection, schemas: list[str]) -> str:
-    """A value that changes whenever DDL changes the watched schemas (one query)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        row = conn.execute(text(PG_FINGERPRINT), {"schemas": schemas}).scalar_one()
-        return f"pg:{row}"
-    if dialect == "mysql":
-        from sqlalchemy import bindparam  # noqa: PLC0415
-
-        statement = text(MYSQL_FINGERPRINT).bindparams(bindparam("schemas", expanding=True))
-        count, crc, xor = conn.execute(statement, {"schemas": schemas}).one()
-        return f"mysql:{count}:{crc}:{xor}"
-    # sqlite: the schema cookie is incremented by every schema change
-    version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    return f"sqlite:{version}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,57 +176,6 @@ def watched_scope(target: Target, metadata: MetaData | None, default_schema: str
     )
 
 
-# MySQL and MariaDB store a default as its value or canonical spelling, not as written:
-# TRUE is kept as 1, NOW() as current_timestamp(); alembic compares the spellings
-MYSQL_DEFAULT_SYNONYMS = (
-    (re.compile(r"^true$"), "1"),
-    (re.compile(r"^false$"), "0"),
-    (re.compile(r"^(now|localtime|localtimestamp)\b"), "current_timestamp"),
-)
-
-
-def _mysql_default_spelling(rendered: str) -> str:
-    spelling = rendered.strip().lower()
-    while len(spelling) > 1 and spelling[0] + spelling[-1] in ("''", "()"):
-        spelling = spelling[1:-1].strip()
-    spelling = spelling.removesuffix("()")
-    for pattern, canonical in MYSQL_DEFAULT_SYNONYMS:
-        spelling = pattern.sub(canonical, spelling)
-    return spelling
-
-
-def _server_default_differs(
-    context: MigrationContext,
-    _inspected_column: Any,
-    _metadata_column: Any,
-    inspected_default: str | None,
-    _metadata_default: Any,
-    rendered_metadata_default: str | None,
-) -> bool | None:
-    """alembic's compare_server_default hook, for what its dialect comparisons get wrong.
-
-    True or False decides; None leaves the case to alembic's comparison for the dialect.
-    """
-    if inspected_default is None or rendered_metadata_default is None:
-        return None
-    dialect = context.dialect.name
-    if dialect == "mysql" and _mysql_default_spelling(inspected_default) == (
-        _mysql_default_spelling(rendered_metadata_default)
-    ):
-        return False
-    if dialect == "postgresql" and "nextval(" in f"{inspected_default} {rendered_metadata_default}":
-        # alembic would run SELECT <live default> = <model default>, and nextval() must not
-        # run (it writes; our read-only transaction refuses it): compare the spellings
-        return _pg_default_spelling(inspected_default) != _pg_default_spelling(
-            rendered_metadata_default
-        )
-    return None
-
-
-def _pg_default_spelling(rendered: str) -> str:
-    return rendered.replace("::regclass", "").strip()
-
-
 def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
     """Run alembic's autogenerate comparison; return its diffs (see compare.findings_from_diffs)."""
     default_schema = conn.dialect.default_schema_name
@@ -334,7 +201,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         opts={
             "target_metadata": metadata,
             "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default and _server_default_differs,
+            "compare_server_default": target.compare_server_default and server_default_differs,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
             "include_object": include_object,
@@ -377,7 +244,11 @@ async def observe(
 ) -> Observation:
     """Read heads and fingerprint; run the full comparison when `decide` says so.
 
-    One connection, one read-only transaction, rolled back at the end.
+    One connection in autocommit mode: every statement is its own read-only transaction, so
+    the catalog locks reflection takes are released statement by statement and a migration's
+    ALTER TABLE never queues behind a whole comparison. The fingerprint is read again after a
+    comparison; if DDL moved it meanwhile, the comparison may mix before and after, so the
+    observation carries no fingerprint and the next tick compares again.
     """
 
     def visit(conn: Connection) -> Observation:
@@ -393,6 +264,8 @@ async def observe(
         diffs = None
         if metadata is not None and decide(heads, fingerprint):
             diffs = compare_schema(conn, target, metadata, scope)
+            if names and read_fingerprint(conn, names) != fingerprint:
+                fingerprint = None
         return Observation(
             database_heads=heads,
             fingerprint=fingerprint,
@@ -403,90 +276,6 @@ async def observe(
 
     with translate_errors(target):
         async with asyncio.timeout(target.check_timeout_seconds), engine.connect() as conn:
-            try:
-                return await conn.run_sync(visit)
-            finally:
-                await conn.rollback()
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await conn.run_sync(visit)
     raise AssertionError("unreachable")  # pragma: no cover - translate_errors always raises
-
-
-# --- errors -----------------------------------------------------------------------------
-
-
-TIMEOUT_MESSAGES = (
-    "statement timeout",  # PostgreSQL statement_timeout
-    "lock timeout",  # PostgreSQL lock_timeout
-    "max_statement_time",  # MariaDB
-    "maximum statement execution time",  # MySQL max_execution_time
-    "lock wait timeout",  # MySQL/MariaDB lock_wait_timeout, innodb_lock_wait_timeout
-)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    text_ = str(exc).lower()
-    return any(message in text_ for message in TIMEOUT_MESSAGES)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The driver's own exception under SQLAlchemy's and the async adapter's wrappers."""
-    root: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-    while root.__cause__ is not None and root.__cause__ is not root:
-        root = root.__cause__
-    return root
-
-
-def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one return per cause
-    """One line saying why the database could not be read, without secrets."""
-    root = _root_cause(exc)
-    name = type(root).__name__
-    text_ = str(root).strip().splitlines()[0] if str(root).strip() else name
-    host = f"{target.url.host or 'localhost'}:{target.url.port or ''}".rstrip(":")
-    lowered = text_.lower()
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {target.check_timeout_seconds:g} s"
-    if isinstance(root, socket.gaierror):
-        return f"cannot resolve host {target.url.host!r}"
-    if isinstance(root, ConnectionRefusedError) or "connection refused" in lowered:
-        return f"connection refused by {host}"
-    if (
-        "password authentication failed" in lowered
-        or "access denied" in lowered
-        or (name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"))
-    ):
-        return f"authentication failed for user {target.url.username!r}"
-    if (
-        name == "InvalidCatalogNameError"
-        or "unknown database" in lowered
-        or ("does not exist" in lowered and "database" in lowered)
-    ):
-        return f"database {target.url.database!r} does not exist"
-    if "unable to open database file" in lowered:
-        return f"SQLite database file {target.url.database!r} cannot be opened (does it exist?)"
-    if isinstance(root, OSError | TimeoutError) and not isinstance(root, ConnectionRefusedError):
-        return f"cannot connect to {host}: {text_}"
-    if _is_timeout(root):
-        return f"a query hit the statement or lock timeout: {text_}"
-    if "permission denied" in lowered or "command denied" in lowered:
-        return f"permission denied: {text_}"
-    return f"{name}: {text_}"
-
-
-def scrub(message: str, target: Target) -> str:
-    password = target.url.password
-    if password:
-        message = message.replace(str(password), "***")
-    return message.replace("\n", " ")
-
-
-@contextmanager
-def translate_errors(target: Target) -> Iterator[None]:
-    try:
-        yield
-    except (VersionTableError, DatabaseError):
-        raise
-    except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
-        reason = scrub(_reason(exc, target), target)
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
-    except Exception as exc:  # drivers raise their own types for protocol-level failures
-        reason = scrub(_reason(exc, target), target)
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None

@@ -1,0 +1,90 @@
+"""Database failures as one line that says why, without secrets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+
+from driftwatch.errors import DatabaseError, VersionTableError
+from driftwatch.targets import Target
+
+TIMEOUT_MESSAGES = (
+    "statement timeout",  # PostgreSQL statement_timeout
+    "lock timeout",  # PostgreSQL lock_timeout
+    "max_statement_time",  # MariaDB
+    "maximum statement execution time",  # MySQL max_execution_time
+    "lock wait timeout",  # MySQL/MariaDB lock_wait_timeout, innodb_lock_wait_timeout
+)
+
+
+def is_timeout(exc: BaseException) -> bool:
+    text_ = str(exc).lower()
+    return any(message in text_ for message in TIMEOUT_MESSAGES)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The driver's own exception under SQLAlchemy's and the async adapter's wrappers."""
+    root: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    return root
+
+
+def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one return per cause
+    """One line saying why the database could not be read, without secrets."""
+    root = root_cause(exc)
+    name = type(root).__name__
+    text_ = str(root).strip().splitlines()[0] if str(root).strip() else name
+    host = f"{target.url.host or 'localhost'}:{target.url.port or ''}".rstrip(":")
+    lowered = text_.lower()
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {target.check_timeout_seconds:g} s"
+    if isinstance(root, socket.gaierror):
+        return f"cannot resolve host {target.url.host!r}"
+    if isinstance(root, ConnectionRefusedError) or "connection refused" in lowered:
+        return f"connection refused by {host}"
+    if (
+        "password authentication failed" in lowered
+        or "access denied" in lowered
+        or (name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"))
+    ):
+        return f"authentication failed for user {target.url.username!r}"
+    if (
+        name == "InvalidCatalogNameError"
+        or "unknown database" in lowered
+        or ("does not exist" in lowered and "database" in lowered)
+    ):
+        return f"database {target.url.database!r} does not exist"
+    if "unable to open database file" in lowered:
+        return f"SQLite database file {target.url.database!r} cannot be opened (does it exist?)"
+    if isinstance(root, OSError | TimeoutError) and not isinstance(root, ConnectionRefusedError):
+        return f"cannot connect to {host}: {text_}"
+    if is_timeout(root):
+        return f"a query hit the statement or lock timeout: {text_}"
+    if "permission denied" in lowered or "command denied" in lowered:
+        return f"permission denied: {text_}"
+    return f"{name}: {text_}"
+
+
+def scrub(message: str, target: Target) -> str:
+    password = target.url.password
+    if password:
+        message = message.replace(str(password), "***")
+    return message.replace("\n", " ")
+
+
+@contextmanager
+def translate_errors(target: Target) -> Iterator[None]:
+    try:
+        yield
+    except (VersionTableError, DatabaseError):
+        raise
+    except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
+        reason = scrub(_reason(exc, target), target)
+        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
+    except Exception as exc:  # drivers raise their own types for protocol-level failures
+        reason = scrub(_reason(exc, target), target)
+        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None

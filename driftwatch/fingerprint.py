@@ -1,0 +1,87 @@
+"""The schema fingerprint: one cheap query whose value changes whenever DDL touches the watched
+schemas, so the daemon can skip the full comparison when nothing moved."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+PG_FINGERPRINT = """
+SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+  SELECT 'n' || n.oid || ':' || n.xmin FROM pg_namespace n WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 'c' || c.oid || ':' || c.xmin FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(:schemas) AND a.attnum > 0
+  UNION ALL
+  SELECT 'i' || i.indexrelid || ':' || i.xmin FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 'k' || k.oid || ':' || k.xmin FROM pg_constraint k
+    JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 'd' || d.oid || ':' || d.xmin FROM pg_attrdef d
+    JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 't' || t.oid || ':' || t.xmin FROM pg_type t
+    JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  SELECT 'e' || e.oid || ':' || e.xmin FROM pg_enum e
+    JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = ANY(:schemas)
+  UNION ALL
+  -- comments live in pg_description, which a COMMENT ON changes without touching pg_class
+  SELECT 'm' || d.objoid || '.' || d.objsubid || ':' || d.xmin FROM pg_description d
+    JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(:schemas)
+) AS catalog(x)
+"""
+
+MYSQL_FINGERPRINT = """
+SELECT COUNT(*), COALESCE(SUM(CRC32(x)), 0),
+       COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(MD5(x), 1, 16), 16, 10) AS UNSIGNED)), 0)
+FROM (
+  SELECT CONCAT_WS('|', 't', TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_COMMENT,
+                   COALESCE(TABLE_COLLATION, '')) AS x
+    FROM information_schema.TABLES WHERE TABLE_SCHEMA IN :schemas
+  UNION ALL
+  SELECT CONCAT_WS('|', 'c', TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION,
+                   COLUMN_TYPE, IS_NULLABLE, COALESCE(COLUMN_DEFAULT, '<none>'), EXTRA,
+                   COLUMN_COMMENT, COALESCE(COLLATION_NAME, ''))
+    FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN :schemas
+  UNION ALL
+  SELECT CONCAT_WS('|', 's', TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX,
+                   COALESCE(COLUMN_NAME, ''), NON_UNIQUE, COALESCE(SUB_PART, ''), INDEX_TYPE)
+    FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN :schemas
+  UNION ALL
+  SELECT CONCAT_WS('|', 'r', CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME,
+                   COALESCE(UNIQUE_CONSTRAINT_NAME, ''), UPDATE_RULE, DELETE_RULE,
+                   REFERENCED_TABLE_NAME)
+    FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN :schemas
+  UNION ALL
+  SELECT CONCAT_WS('|', 'u', TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME,
+                   ORDINAL_POSITION, COALESCE(REFERENCED_TABLE_SCHEMA, ''),
+                   COALESCE(REFERENCED_TABLE_NAME, ''), COALESCE(REFERENCED_COLUMN_NAME, ''))
+    FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA IN :schemas
+) AS catalog
+"""
+
+
+def read_fingerprint(conn: Connection, schemas: list[str]) -> str:
+    """A value that changes whenever DDL changes the watched schemas (one query)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        row = conn.execute(text(PG_FINGERPRINT), {"schemas": schemas}).scalar_one()
+        return f"pg:{row}"
+    if dialect == "mysql":
+        statement = text(MYSQL_FINGERPRINT).bindparams(bindparam("schemas", expanding=True))
+        count, crc, xor = conn.execute(statement, {"schemas": schemas}).one()
+        return f"mysql:{count}:{crc}:{xor}"
+    # sqlite: the schema cookie is incremented by every schema change
+    version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    return f"sqlite:{version}"

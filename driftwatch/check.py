@@ -11,6 +11,7 @@ from typing import Any
 
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
+from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import Expected, load_expected
 from driftwatch.report import (
@@ -88,7 +89,8 @@ async def check_target(
         return report(error=str(exc))
     except Exception as exc:  # a bug must not take the other targets or the daemon down
         log.debug("internal error checking %s", target.name, exc_info=True)
-        return report(error=f"target {target.name!r}: internal error: {type(exc).__name__}: {exc}")
+        detail = scrub(f"{type(exc).__name__}: {exc}", target)
+        return report(error=f"target {target.name!r}: internal error: {detail}")
 
     return report(
         check_kind=CheckKind.FULL

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,10 +57,7 @@ def _prepend_sys_path(paths: list[str]) -> None:
 @contextmanager
 def _alembic_errors(what: str) -> Iterator[None]:
     try:
-        with warnings.catch_warnings():
-            # deprecations in the project's alembic.ini are the project's business, not ours
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
+        yield
     except ScriptsError:
         raise
     except CommandError as exc:

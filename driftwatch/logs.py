@@ -9,8 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from datetime import UTC, datetime
 from typing import Any
+
+ALEMBIC_INI_DEPRECATIONS = (
+    r"(No path_separator found|The version_path_separator configuration parameter is deprecated)"
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,6 +52,9 @@ def configure_logging(*, level: str = "warning", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # library warnings (odd reflected types ...) become log lines, not tracebacks
     logging.captureWarnings(True)
+    # the deprecated spellings of a project's alembic.ini are its own business, not a
+    # monitor's; the other warnings stay visible
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=ALEMBIC_INI_DEPRECATIONS)
     # APScheduler logs every job run and alembic every comparison step at INFO: noise here
     for chatty in ("apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

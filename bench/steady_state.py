@@ -38,6 +38,7 @@ import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,12 +63,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
+import driftwatch
 import driftwatch.check
 from driftwatch.check import check_target
-from driftwatch.collect import read_fingerprint
 from driftwatch.expected import Expected, load_expected
 from driftwatch.report import CheckKind, TargetReport
 from driftwatch.targets import ASYNC_DRIVERS, Target
+
+try:  # its home since the fingerprint got a module of its own
+    from driftwatch.fingerprint import read_fingerprint
+except ImportError:  # pragma: no cover - older trees
+    from driftwatch.collect import read_fingerprint
 
 DEFAULT_URLS = {
     "postgresql": (
@@ -759,9 +765,26 @@ async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> Non
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def driftwatch_revision() -> str:
+    """The commit measured, and whether driftwatch/ had uncommitted changes then."""
+    repo = Path(driftwatch.__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "driftwatch")
+    except (OSError, subprocess.CalledProcessError):
+        return f"driftwatch {driftwatch.__version__}"
+    return f"driftwatch {commit}" + (" + uncommitted changes in driftwatch/" if dirty else "")
+
+
 async def run(args: argparse.Namespace, server: Server) -> None:
     print(
-        f"driftwatch steady-state benchmark: {await server.version()}; "
+        f"driftwatch steady-state benchmark: {await server.version()}; {driftwatch_revision()}; "
         f"Python {platform.python_version()}, SQLAlchemy {sa.__version__}, "
         f"alembic {alembic.__version__}, driver {server.admin_url.drivername} (both sides); "
         f"{os.cpu_count()} CPU(s)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,10 @@ def said(r: Receiver) -> list[tuple[str, str]]:
     return [status_of(request) for request in r.accepted]
 
 
+def accepted(r: Receiver, count: int) -> Callable[[], bool]:
+    return lambda: len(r.accepted) == count
+
+
 def more_checks(daemon: Daemon, count: int, timeout: float = 30) -> None:
     start = daemon.value("driftwatch_checks_total", target="cp") or 0
     daemon.wait_for(
@@ -84,14 +88,14 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
 
             sql(pg_url, "ALTER TABLE agents ADD COLUMN rogue integer")
             for r in (am, chat, hook):
-                r.wait_for("drift firing", lambda r=r: len(r.accepted) == 1)  # type: ignore[misc]
+                r.wait_for("drift firing", accepted(r, 1))
             more_checks(daemon, 8)
             firing = [("DriftwatchSchemaDrift", "firing")]
             assert (said(am), said(chat), said(hook)) == (firing, firing, firing)
 
             sql(pg_url, "ALTER TABLE agents DROP COLUMN rogue")
             for r in (am, chat, hook):
-                r.wait_for("drift resolved", lambda r=r: len(r.accepted) == 2)  # type: ignore[misc]
+                r.wait_for("drift resolved", accepted(r, 2))
             more_checks(daemon, 8)
             both = [("DriftwatchSchemaDrift", "firing"), ("DriftwatchSchemaDrift", "resolved")]
             assert (said(am), said(chat), said(hook)) == (both, both, both)
@@ -114,7 +118,8 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
             "source": "driftwatch",
         }  # fmt: skip
         assert resolved["startsAt"] == fired["startsAt"]
-        assert fired["startsAt"] < resolved["endsAt"] <= datetime.now(UTC).isoformat()
+        ended = datetime.fromisoformat(resolved["endsAt"])
+        assert datetime.fromisoformat(fired["startsAt"]) < ended <= datetime.now(UTC)
         assert am.accepted[0].path == "/api/v2/alerts"
         webhook = hook.accepted[0].body
         assert webhook["report"]["schema"]["counts"] == {"extra_column": 1}

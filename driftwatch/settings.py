@@ -260,7 +260,42 @@ def read_toml(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
-    return data
+    return anchor_paths(data, path.resolve().parent)
+
+
+# file paths in a config file are relative to the file, as a reader of the file expects;
+# folders of migration scripts may also be `package:path` resources, which stay as they are
+FILE_KEYS = {
+    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file"),
+    "targets": ("alembic_ini", "url_file", "script_location", "version_locations"),
+    "notifiers": ("url_file",),
+}
+
+
+def _anchored(value: object, base: Path) -> object:
+    if isinstance(value, list):
+        return [_anchored(item, base) for item in value]
+    if not isinstance(value, str) or not value or ":" in value:
+        return value
+    path = Path(value).expanduser()
+    return value if path.is_absolute() else str(base / path)
+
+
+def anchor_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """`data` with relative file paths made relative to `base` (the config file's folder)."""
+    anchored = dict(data)
+    for section, keys in FILE_KEYS.items():
+        entries = [anchored] if not section else anchored.get(section)
+        if not isinstance(entries, list):
+            continue
+        if section:
+            entries = anchored[section] = [dict(e) if isinstance(e, dict) else e for e in entries]
+        for entry in entries:
+            if isinstance(entry, dict):
+                for key in keys:
+                    if key in entry:
+                        entry[key] = _anchored(entry[key], base)
+    return anchored
 
 
 def _describe(error: ValidationError, origin: str) -> str:

@@ -67,7 +67,8 @@ alembic_ini = "billing/alembic.ini"
     assert first.url is not None
     assert first.url.get_secret_value() == "postgresql://app:pw@db/orders"
     assert first.script_location == "myapp:migrations"
-    assert first.version_locations == ["a", "b"]
+    # file paths in the file are relative to the file; a package:path resource stays as it is
+    assert first.version_locations == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert (first.version_table, first.version_table_schema) == ("orders_version", "meta")
     assert first.metadata == ["myapp.models:metadata", "myapp.extra:metadata"]
     assert first.imports == ["myapp.plugins"]
@@ -78,8 +79,41 @@ alembic_ini = "billing/alembic.ini"
     assert (second.name, second.url_env, second.alembic_ini) == (
         "billing",
         "BILLING_URL",
-        Path("billing/alembic.ini"),
+        tmp_path / "billing" / "alembic.ini",
     )
+
+
+def test_relative_paths_in_the_file_start_at_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paths in driftwatch.toml mean the same from any working directory; CLI values do not
+    move, absolute paths and home-relative paths are kept."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = write(
+        folder / "dw.toml",
+        """
+tls_cert_file = "certs/tls.crt"
+tls_key_file = "/abs/tls.key"
+
+[[targets]]
+name = "a"
+url_file = "secrets/url"
+script_location = "migrations"
+
+[[notifiers]]
+type = "webhook"
+url_file = "secrets/hook"
+""",
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(config)
+    assert settings.tls_cert_file == folder / "certs" / "tls.crt"
+    assert settings.tls_key_file == Path("/abs/tls.key")
+    [target] = settings.targets
+    assert target.url_file == folder / "secrets" / "url"
+    assert target.script_location == str(folder / "migrations")
+    assert settings.notifiers[0].url_file == folder / "secrets" / "hook"
 
 
 def test_the_url_is_a_secret(tmp_path: Path) -> None:

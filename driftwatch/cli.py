@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import sys
 import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import NoReturn
 
 from prometheus_client import CollectorRegistry
 
@@ -26,7 +28,7 @@ from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.server import HttpOptions, parse_listen, start_http
 from driftwatch.settings import basic_auth_password, load_settings
-from driftwatch.targets import build_targets
+from driftwatch.targets import build_targets, mask_credentials
 
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
@@ -63,8 +65,15 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr and exit 2 (--help stays full)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(int(ExitCode.ERROR), f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="driftwatch",
         description="Schema-drift monitor for Alembic-managed databases.",
     )
@@ -209,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(level="debug" if getattr(args, "verbose", False) else "warning")
+    # models named as module:attr import from the working directory, as with `python -m`
+    # and alembic's usual `prepend_sys_path = .`
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         code: int = args.handler(args)
     except DriftwatchError as exc:
@@ -216,4 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, and the traceback only when asked
+        logging.getLogger("driftwatch").debug("internal error", exc_info=True)
+        detail = mask_credentials(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        print(
+            f"driftwatch: internal error: {type(exc).__name__}: {detail} (-v shows the traceback)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.ERROR)
     return code

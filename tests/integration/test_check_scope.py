@@ -29,6 +29,7 @@ from tests.support.scenarios import (
     migrate,
     shop_target,
 )
+from tests.support.servers import asyncpg_dsn
 
 Found = list[tuple[str | None, str, FindingKind, str | None]]
 
@@ -253,9 +254,7 @@ def test_excluded_table_locked_by_a_migration_does_not_hold_the_check(pg_url: UR
     execute(pg_url, f"CREATE TABLE {SECRET_TABLE} (id SERIAL PRIMARY KEY, note TEXT DEFAULT 'x')")
 
     async def check_while_locked(target: Target) -> TargetReport:
-        holder = await asyncpg.connect(
-            host=pg_url.host, port=pg_url.port, user="postgres", database=pg_url.database
-        )
+        holder = await asyncpg.connect(asyncpg_dsn(pg_url))
         try:
             async with holder.transaction():
                 await holder.execute(f"LOCK TABLE {SECRET_TABLE} IN ACCESS EXCLUSIVE MODE")

@@ -26,6 +26,7 @@ from driftwatch.revisions import RevisionStateKind
 from driftwatch.settings import Settings
 from driftwatch.targets import Target, build_targets
 from tests.support.scenarios import SHOP, execute, migrate, plain_url, query, shop_target
+from tests.support.servers import asyncpg_dsn
 
 
 def _check(target: Target) -> TargetReport:
@@ -54,9 +55,7 @@ async def _write(target: Target, statement: str) -> None:
 @asynccontextmanager
 async def pg_admin(url: URL, database: str | None = None) -> AsyncIterator[asyncpg.Connection]:
     """A plain asyncpg connection of the test's own (superuser), not driftwatch's."""
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user="postgres", database=database or url.database
-    )
+    conn = await asyncpg.connect(asyncpg_dsn(url.set(username="postgres", password=None), database))
     try:
         yield conn
     finally:

@@ -21,15 +21,19 @@ from tests.support.scenarios import (
     migrate,
     shop_target,
 )
-from tests.support.servers import Server, create_database, drop_database, new_database_name
+from tests.support.servers import (
+    Server,
+    asyncpg_dsn,
+    create_database,
+    drop_database,
+    new_database_name,
+)
 
 
 @asynccontextmanager
 async def version_table_locked(url: URL) -> AsyncIterator[None]:
     """Hold ACCESS EXCLUSIVE on alembic_version so that a check waits on reading it."""
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database
-    )
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with conn.transaction():
             await conn.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
@@ -69,7 +73,7 @@ def test_targets_are_checked_at_the_same_time(pg_url: URL, second_pg_url: URL) -
     databases = [str(url.database) for url in urls]
 
     async def scenario() -> tuple[set[str], Report]:
-        admin = await asyncpg.connect(host=pg_url.host, port=pg_url.port, user="postgres")
+        admin = await asyncpg.connect(asyncpg_dsn(pg_url, "postgres"))
         try:
             async with AsyncExitStack() as locks:
                 for url in urls:
@@ -104,7 +108,7 @@ def test_concurrency_one_checks_one_target_at_a_time(pg_url: URL, second_pg_url:
     databases = [str(url.database) for url in urls]
 
     async def scenario() -> list[set[str]]:
-        admin = await asyncpg.connect(host=pg_url.host, port=pg_url.port, user="postgres")
+        admin = await asyncpg.connect(asyncpg_dsn(pg_url, "postgres"))
         seen: list[set[str]] = []
         try:
             async with AsyncExitStack() as locks:

@@ -12,11 +12,14 @@ import os
 import socket
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.engine import URL, make_url
+
+from tests.support.tcpproxy import TcpProxy
 
 PG_ENV = "DRIFTWATCH_TEST_POSTGRES_URL"
 MYSQL_ENV = "DRIFTWATCH_TEST_MYSQL_URL"
@@ -66,7 +69,10 @@ def postgres_server() -> Iterator[Server | str]:
         yield found
         return
     try:
-        import pgserver  # noqa: PLC0415 - optional, only on machines without a server
+        with warnings.catch_warnings():
+            # platformdirs warns where XDG_RUNTIME_DIR is unset (CI, containers): harmless here
+            warnings.simplefilter("ignore")
+            import pgserver  # noqa: PLC0415 - optional, only on machines without a server
     except ImportError:
         yield (
             f"no PostgreSQL: ${PG_ENV} is unset, nothing listens on 127.0.0.1:5432, "
@@ -74,11 +80,19 @@ def postgres_server() -> Iterator[Server | str]:
         )
         return
     with tempfile.TemporaryDirectory(prefix="driftwatch-pg-") as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database="postgres")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(data, cleanup_mode="stop")
+        # pgserver listens on a unix socket only; the tests (and driftwatch's URLs in them) speak
+        # TCP to 127.0.0.1 as with any other server, so put a local TCP port in front of it
+        socket_dir = make_url(server.get_uri()).query["host"]
+        proxy = TcpProxy(f"{socket_dir}/.s.PGSQL.5432")
+        proxy.start()
+        url = make_url(f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/postgres")
         try:
             yield Server(dialect="postgresql", admin_url=url, origin=f"embedded pgserver in {data}")
         finally:
+            proxy.stop()
             server.cleanup()
 
 
@@ -96,6 +110,14 @@ def mysql_server() -> Server | str:
     )
 
 
+def asyncpg_dsn(url: URL, database: str | None = None) -> str:
+    """A DSN for a plain asyncpg connection to the same server (and unix socket) as `url`."""
+    url = url.set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
 def new_database_name() -> str:
     return f"dwtest_{uuid.uuid4().hex[:12]}"
 
@@ -105,13 +127,8 @@ async def _admin_execute(server: Server, statements: list[str]) -> None:
     if server.dialect == "postgresql":
         import asyncpg  # noqa: PLC0415
 
-        conn = await asyncpg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-        )
+        # the DSN keeps a unix-socket host given as ?host=... (pgserver's form)
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             for statement in statements:
                 await conn.execute(statement)

@@ -8,9 +8,10 @@ import threading
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a backend; `stop()` closes the listener and every link."""
+    """Forwards 127.0.0.1:<port> to a backend (host and port, or a unix socket path);
+    `stop()` closes the listener and every link."""
 
-    def __init__(self, backend: tuple[str, int]) -> None:
+    def __init__(self, backend: tuple[str, int] | str) -> None:
         self.backend = backend
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -47,7 +48,7 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.backend, timeout=5)
+                upstream = self._connect_backend()
             except OSError:
                 client.close()
                 continue
@@ -56,6 +57,14 @@ class TcpProxy:
                 self._links += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _connect_backend(self) -> socket.socket:
+        if isinstance(self.backend, str):
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.settimeout(5)
+            upstream.connect(self.backend)
+            return upstream
+        return socket.create_connection(self.backend, timeout=5)
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
@@ -48,12 +50,15 @@ async def check_target(
     expected: Expected | None = None,
     previous: TargetReport | None = None,
     max_age_seconds: float | None = None,
+    engine: AsyncEngine | None = None,
 ) -> TargetReport:
     """Check `target`; never raises for drift or for a database that cannot be reached.
 
     With `previous` and `max_age_seconds`, the full schema comparison is skipped when the
     applied revisions and the schema fingerprint are what `previous` saw and its comparison
-    is younger than `max_age_seconds` (the daemon's cheap steady state).
+    is younger than `max_age_seconds` (the daemon's cheap steady state). A long-running
+    caller passes the target's `engine` (from `collect.make_engine`) to keep it between
+    checks; it pools nothing, so only the dialect set-up is saved, never a connection.
     """
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
@@ -80,11 +85,13 @@ async def check_target(
     try:
         if expected is None:
             expected = await asyncio.to_thread(load_expected, target)
-        engine = make_engine(target)
+        own_engine = engine is None
+        engine = engine or make_engine(target)
         try:
             seen = await observe(engine, target, expected.metadata, decide)
         finally:
-            await engine.dispose()
+            if own_engine:
+                await engine.dispose()
     except DriftwatchError as exc:
         return report(error=str(exc))
     except Exception as exc:  # a bug must not take the other targets or the daemon down

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.check import check_target, failed_report
+from driftwatch.collect import make_engine
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import Expected, refresh_scripts
 from driftwatch.report import TargetReport
@@ -55,6 +56,9 @@ class Daemon:
         self._states = {
             t.name: TargetState(name=t.name, dialect=t.dialect, labels=t.labels) for t in targets
         }
+        # one engine per target for the daemon's life: NullPool keeps no connection open
+        # between checks, and the dialect is set up once instead of on every tick
+        self._engines = {t.name: make_engine(t) for t in targets}
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -129,7 +133,11 @@ class Daemon:
         self._expected[name] = expected
         previous = self._states[name].last_good
         return await check_target(
-            target, expected=expected, previous=previous, max_age_seconds=self._max_age
+            target,
+            expected=expected,
+            previous=previous,
+            max_age_seconds=self._max_age,
+            engine=self._engines[name],
         )
 
     async def _record(self, name: str, report: TargetReport) -> None:
@@ -172,6 +180,12 @@ class Daemon:
             await asyncio.wait(late, timeout=5)
             log.warning("cancelled checks still running after the grace period")
 
+    async def close(self) -> None:
+        """Drain, then release the engines."""
+        await self.drain()
+        for engine in self._engines.values():
+            await engine.dispose()
+
 
 def _log_event(state: TargetState, event: Event) -> None:
     report = state.latest
@@ -207,7 +221,7 @@ async def run_until_signalled(
     async with AsyncExitStack() as stack:
         await start_http(stack)
         daemon.start()
-        stack.push_async_callback(daemon.drain)
+        stack.push_async_callback(daemon.close)
         log.info(
             "started",
             extra={"fields": {"targets": ",".join(daemon.targets), "ready": daemon.ready()}},

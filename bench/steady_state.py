@@ -59,7 +59,7 @@ from sqlalchemy.dialects.mysql.base import MySQLDialect
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 from sqlalchemy.engine import URL, Connection, Dialect, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
@@ -536,6 +536,7 @@ class Setup:
     metadata: sa.MetaData
     full_report: TargetReport | None = None  # the latest full report, `previous` for ticks
     alembic_diffs: int | None = None
+    tick_engine: AsyncEngine | None = None  # kept across ticks, as the daemon keeps one
 
 
 Operation = Callable[[Setup, Meter], Awaitable[None]]
@@ -581,12 +582,19 @@ async def op_full(setup: Setup, meter: Meter) -> None:
 async def op_tick(setup: Setup, meter: Meter) -> None:
     if setup.full_report is None:
         raise BenchError("a tick needs a full report to start from")
+    if setup.tick_engine is None:
+        # the daemon makes each target's engine once and sets its dialect up on the first
+        # check; every tick after that is what this row measures
+        setup.tick_engine = _counting_make_engine(setup.target)
+        async with setup.tick_engine.connect():
+            pass
     async with meter:
         report = await check_target(
             setup.target,
             expected=setup.expected,
             previous=setup.full_report,
             max_age_seconds=3600,
+            engine=setup.tick_engine,
         )
     _require_success(report, "the driftwatch steady-state tick")
     if report.check_kind is not CheckKind.PROBE:
@@ -739,6 +747,8 @@ async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> Non
                 wire_samples = await run_pass(relayed, wire=relay, memory=False)
                 setup.full_report = relayed.full_report
             finally:
+                if relayed.tick_engine is not None:
+                    await relayed.tick_engine.dispose()
                 await relay.close()
 
         tracemalloc.start()
@@ -760,6 +770,8 @@ async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> Non
             flush=True,
         )
         print_table(timed, wire_samples, memory_samples)
+        if setup.tick_engine is not None:
+            await setup.tick_engine.dispose()
     finally:
         await server.drop(name)
         shutil.rmtree(folder, ignore_errors=True)

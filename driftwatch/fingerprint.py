@@ -8,37 +8,43 @@ from sqlalchemy.engine import Connection
 
 # text[] rather than name[]: asyncpg knows text[] and sends the query without first asking the
 # server what the parameter's type is; ORDER BY ... COLLATE "C" sorts bytes, faster than the
-# database's collation and the same value whatever that collation is
+# database's collation and the same value whatever that collation is. Plain joins on
+# pg_namespace, not IN (a CTE): a CTE has no statistics, and the planner once looped over
+# one for every comment (1.3 s instead of 0.13 s at 3000 tables)
 PG_FINGERPRINT = """
-WITH watched AS (
-  SELECT oid, xmin FROM pg_namespace WHERE nspname = ANY(CAST(:schemas AS text[]))
-), classes AS (
-  SELECT oid, xmin FROM pg_class WHERE relnamespace IN (SELECT oid FROM watched)
-)
 SELECT md5(coalesce(string_agg(x, ',' ORDER BY x COLLATE "C"), '')) FROM (
-  SELECT 'n' || oid || ':' || xmin FROM watched
+  SELECT 'n' || n.oid || ':' || n.xmin FROM pg_namespace n
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 'c' || oid || ':' || xmin FROM classes
+  SELECT 'c' || c.oid || ':' || c.xmin FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 'a' || attrelid || '.' || attnum || ':' || xmin FROM pg_attribute
-    WHERE attrelid IN (SELECT oid FROM classes) AND attnum > 0
+  SELECT 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[])) AND a.attnum > 0
   UNION ALL
-  SELECT 'i' || indexrelid || ':' || xmin FROM pg_index
-    WHERE indrelid IN (SELECT oid FROM classes)
+  SELECT 'i' || i.indexrelid || ':' || i.xmin FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 'k' || oid || ':' || xmin FROM pg_constraint
-    WHERE connamespace IN (SELECT oid FROM watched)
+  SELECT 'k' || k.oid || ':' || k.xmin FROM pg_constraint k
+    JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 'd' || oid || ':' || xmin FROM pg_attrdef WHERE adrelid IN (SELECT oid FROM classes)
+  SELECT 'd' || d.oid || ':' || d.xmin FROM pg_attrdef d
+    JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 't' || oid || ':' || xmin FROM pg_type WHERE typnamespace IN (SELECT oid FROM watched)
+  SELECT 't' || t.oid || ':' || t.xmin FROM pg_type t
+    JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
-  SELECT 'e' || e.oid || ':' || e.xmin FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
-    WHERE t.typnamespace IN (SELECT oid FROM watched)
+  SELECT 'e' || e.oid || ':' || e.xmin FROM pg_enum e
+    JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
   UNION ALL
   -- comments live in pg_description, which a COMMENT ON changes without touching pg_class
-  SELECT 'm' || objoid || '.' || objsubid || ':' || xmin FROM pg_description
-    WHERE classoid = 'pg_class'::regclass AND objoid IN (SELECT oid FROM classes)
+  SELECT 'm' || d.objoid || '.' || d.objsubid || ':' || d.xmin FROM pg_description d
+    JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY(CAST(:schemas AS text[]))
 ) AS catalog(x)
 """
 

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.errors import ConfigError
 from driftwatch.notify_conditions import Condition, Policy
 from driftwatch.notify_queue import NotifierConfig, NotifierKind
-from driftwatch.settings import NotifierSettings, Settings
+from driftwatch.settings import NotifierSettings, Settings, read_secret
 
 ALERTMANAGER_PATH = "/api/v2/alerts"
-
-
-def _read_secret_file(path: Path, origin: str, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{origin}: {what} {path}: {exc.strerror}") from None
 
 
 def _env(name: str, origin: str, what: str) -> str:
@@ -34,13 +26,10 @@ def _env(name: str, origin: str, what: str) -> str:
 
 
 def _raw_url(ns: NotifierSettings, origin: str) -> str:
-    if ns.url is not None:
-        return ns.url.get_secret_value().strip()
-    if ns.url_env is not None:
-        return _env(ns.url_env, origin, "url_env")
-    if ns.url_file is not None:
-        return _read_secret_file(ns.url_file, origin, "url_file")
-    raise ConfigError(f"{origin}: no URL (set url, url_env or url_file)")
+    raw = read_secret(value=ns.url, env=ns.url_env, file=ns.url_file, origin=origin, what="url")
+    if raw is None:
+        raise ConfigError(f"{origin}: no URL (set url, url_env or url_file)")
+    return raw
 
 
 def endpoint(kind: NotifierKind, raw: str, origin: str) -> str:

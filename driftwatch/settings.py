@@ -349,14 +349,37 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     return settings
 
 
+def read_secret(
+    *,
+    value: SecretStr | None = None,
+    env: str | None = None,
+    file: Path | None = None,
+    origin: str,
+    what: str,
+) -> str | None:
+    """A secret given inline, by environment variable (`<what>_env`) or in a file
+    (`<what>_file`, stripped: mounted secrets end with a newline); None when none is given.
+    Errors name the source, never the secret."""
+    if value is not None:
+        return value.get_secret_value().strip()
+    if env is not None:
+        from_env = os.environ.get(env, "").strip()
+        if not from_env:
+            raise ConfigError(f"{origin}: {what}_env: environment variable {env} is not set")
+        return from_env
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{origin}: {what}_file {file}: {exc.strerror}") from None
+    return None
+
+
 def basic_auth_password(settings: Settings) -> str | None:
     """The basic auth password, from the settings or the file they name."""
-    if settings.basic_auth_password is not None:
-        return settings.basic_auth_password.get_secret_value()
-    if settings.basic_auth_password_file is None:
-        return None
-    try:
-        return settings.basic_auth_password_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        path = settings.basic_auth_password_file
-        raise ConfigError(f"basic_auth_password_file {path}: {exc.strerror}") from None
+    return read_secret(
+        value=settings.basic_auth_password,
+        file=settings.basic_auth_password_file,
+        origin="configuration",
+        what="basic_auth_password",
+    )

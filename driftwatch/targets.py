@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from driftwatch.errors import ConfigError
-from driftwatch.settings import Settings, TargetSettings
+from driftwatch.settings import Settings, TargetSettings, read_secret
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
 ASYNC_DRIVERS: Mapping[str, str] = {
@@ -112,22 +112,12 @@ def _asyncpg_query(url: URL) -> URL:
 
 def _resolve_url(ts: TargetSettings) -> URL:
     origin = f"target {ts.name!r}"
-    if ts.url is not None:
-        return parse_url(ts.url.get_secret_value(), origin=f"{origin} url")
-    if ts.url_env is not None:
-        raw = os.environ.get(ts.url_env)
-        if not raw:
-            raise ConfigError(f"{origin}: environment variable {ts.url_env} is not set")
-        return parse_url(raw, origin=f"{origin} ${ts.url_env}")
-    if ts.url_file is not None:
-        try:
-            raw = ts.url_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{origin}: url_file {ts.url_file}: {exc.strerror}") from None
-        return parse_url(raw, origin=f"{origin} url_file {ts.url_file}")
-    raise ConfigError(
-        f"{origin}: no database URL (set url, url_env or url_file; or DATABASE_URL, or --url)"
-    )
+    raw = read_secret(value=ts.url, env=ts.url_env, file=ts.url_file, origin=origin, what="url")
+    if raw is None:
+        raise ConfigError(
+            f"{origin}: no database URL (set url, url_env or url_file; or DATABASE_URL, or --url)"
+        )
+    return parse_url(raw, origin=f"{origin} url")
 
 
 def _from_settings(ts: TargetSettings) -> Target:

@@ -18,6 +18,8 @@ from sqlalchemy.sql.schema import DefaultClause
 from driftwatch.findings import Finding, FindingKind
 
 Diff = tuple[Any, ...]
+ONLY_IN_MODELS = "is in the models but not in the database"
+ONLY_IN_DATABASE = "is in the database but not in the models"
 
 
 def describe_type(type_: Any, dialect: Dialect) -> str:
@@ -100,31 +102,43 @@ class _Translator:
             message=message,
         )
 
+    def presence(
+        self,
+        missing: bool,
+        kinds: tuple[FindingKind, FindingKind],
+        schema: str | None,
+        table: str,
+        name: str | None,
+        *,
+        described: str,
+        subject: str,
+    ) -> Finding:
+        """A finding for an object on one side only: `kinds` is (missing kind, extra kind)."""
+        return self.finding(
+            kinds[0] if missing else kinds[1],
+            schema,
+            table,
+            name,
+            expected=described if missing else None,
+            actual=None if missing else described,
+            message=f"{subject} {ONLY_IN_MODELS if missing else ONLY_IN_DATABASE}",
+        )
+
     def table_diff(self, tag: str, table: Table, *rest: Any) -> Finding:
-        if tag == "add_table":
-            return self.finding(
-                FindingKind.MISSING_TABLE,
+        if tag in ("add_table", "remove_table"):
+            return self.presence(
+                tag == "add_table",
+                (FindingKind.MISSING_TABLE, FindingKind.EXTRA_TABLE),
                 table.schema,
                 table.name,
                 None,
-                expected="table",
-                actual=None,
-                message=f"table {table.name} is in the models but not in the database",
+                described="table",
+                subject=f"table {table.name}",
             )
-        if tag == "remove_table":
-            return self.finding(
-                FindingKind.EXTRA_TABLE,
-                table.schema,
-                table.name,
-                None,
-                expected=None,
-                actual="table",
-                message=f"table {table.name} is in the database but not in the models",
-            )
-        expected = table.comment if tag == "add_table_comment" else None
-        actual = rest[0] if tag == "add_table_comment" and rest else table.comment
-        if tag == "remove_table_comment":
-            actual = table.comment
+        if tag == "add_table_comment":  # ("add_table_comment", table, live comment)
+            expected, actual = table.comment, (rest[0] if rest else table.comment)
+        else:  # ("remove_table_comment", table): the comment is the live one
+            expected, actual = None, table.comment
         return self.finding(
             FindingKind.COMMENT_MISMATCH,
             table.schema,
@@ -138,25 +152,14 @@ class _Translator:
     def column_presence(
         self, tag: str, schema: str | None, tname: str, col: Column[Any]
     ) -> Finding:
-        described = describe_column(col, self.dialect)
-        if tag == "add_column":
-            return self.finding(
-                FindingKind.MISSING_COLUMN,
-                schema,
-                tname,
-                col.name,
-                expected=described,
-                actual=None,
-                message=f"column {tname}.{col.name} is in the models but not in the database",
-            )
-        return self.finding(
-            FindingKind.EXTRA_COLUMN,
+        return self.presence(
+            tag == "add_column",
+            (FindingKind.MISSING_COLUMN, FindingKind.EXTRA_COLUMN),
             schema,
             tname,
             col.name,
-            expected=None,
-            actual=described,
-            message=f"column {tname}.{col.name} is in the database but not in the models",
+            described=describe_column(col, self.dialect),
+            subject=f"column {tname}.{col.name}",
         )
 
     def column_change(self, diff: Diff) -> Finding:
@@ -190,55 +193,37 @@ class _Translator:
     def index_diff(self, tag: str, index: Index) -> Finding:
         table = index.table
         tname = table.name if table is not None else "?"
-        schema = table.schema if table is not None else None
-        described = describe_index(index)
-        if tag == "add_index":
-            return self.finding(
-                FindingKind.MISSING_INDEX,
-                schema,
-                tname,
-                index.name,
-                expected=described,
-                actual=None,
-                message=f"index {index.name} on {tname} is in the models but not in the database",
-            )
-        return self.finding(
-            FindingKind.EXTRA_INDEX,
-            schema,
+        return self.presence(
+            tag == "add_index",
+            (FindingKind.MISSING_INDEX, FindingKind.EXTRA_INDEX),
+            table.schema if table is not None else None,
             tname,
             index.name,
-            expected=None,
-            actual=described,
-            message=f"index {index.name} on {tname} is in the database but not in the models",
+            described=describe_index(index),
+            subject=f"index {index.name} on {tname}",
         )
 
     def constraint_diff(self, tag: str, constraint: Any) -> Finding:
         table = constraint.table
-        tname, schema = table.name, table.schema
         name = constraint.name if isinstance(constraint.name, str) else None
-        missing = tag in ("add_constraint", "add_fk")
-        where = (
-            "in the models but not in the database"
-            if missing
-            else ("in the database but not in the models")
-        )
+        kinds: tuple[FindingKind, FindingKind]
         if isinstance(constraint, ForeignKeyConstraint):
-            kind = FindingKind.MISSING_FOREIGN_KEY if missing else FindingKind.EXTRA_FOREIGN_KEY
+            kinds = (FindingKind.MISSING_FOREIGN_KEY, FindingKind.EXTRA_FOREIGN_KEY)
             described, label = describe_foreign_key(constraint), "foreign key"
         elif isinstance(constraint, UniqueConstraint):
-            kind = FindingKind.MISSING_UNIQUE if missing else FindingKind.EXTRA_UNIQUE
+            kinds = (FindingKind.MISSING_UNIQUE, FindingKind.EXTRA_UNIQUE)
             described, label = describe_unique(constraint), "unique constraint"
         else:
-            kind = FindingKind.OTHER
+            kinds = (FindingKind.OTHER, FindingKind.OTHER)
             described, label = type(constraint).__name__, "constraint"
-        return self.finding(
-            kind,
-            schema,
-            tname,
+        return self.presence(
+            tag in ("add_constraint", "add_fk"),
+            kinds,
+            table.schema,
+            table.name,
             name,
-            expected=described if missing else None,
-            actual=None if missing else described,
-            message=f"{label} {name or described} on {tname} is {where}",
+            described=described,
+            subject=f"{label} {name or described} on {table.name}",
         )
 
 

@@ -64,15 +64,7 @@ async def check_target(
     clock = time.perf_counter()
 
     def report(**fields: Any) -> TargetReport:
-        return TargetReport(
-            target=target.name,
-            url=target.safe_url,
-            dialect=target.dialect,
-            labels=target.labels,
-            started_at=started_at,
-            duration_seconds=time.perf_counter() - clock,
-            **fields,
-        )
+        return _report(target, started_at, time.perf_counter() - clock, **fields)
 
     reusable = _reusable(previous, max_age_seconds, started_at)
 
@@ -122,17 +114,22 @@ def _schema_result(
     return SchemaResult(compared=True, findings=tuple(findings), compared_at=now)
 
 
-def failed_report(target: Target, message: str, *, started_at: datetime) -> TargetReport:
-    """A report for a check that could not even start (for example, unreadable scripts)."""
+def _report(target: Target, started_at: datetime, duration: float, **fields: Any) -> TargetReport:
     return TargetReport(
         target=target.name,
         url=target.safe_url,
         dialect=target.dialect,
         labels=target.labels,
         started_at=started_at,
-        duration_seconds=(datetime.now(UTC) - started_at).total_seconds(),
-        error=message,
+        duration_seconds=duration,
+        **fields,
     )
+
+
+def failed_report(target: Target, message: str, *, started_at: datetime) -> TargetReport:
+    """A report for a check that could not even start (for example, unreadable scripts)."""
+    duration = (datetime.now(UTC) - started_at).total_seconds()
+    return _report(target, started_at, duration, error=message)
 
 
 async def check_targets(

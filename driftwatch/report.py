@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from driftwatch.baseline import AcceptedFinding, Baseline, BaselineEntry, apply
 from driftwatch.findings import Finding
 from driftwatch.revisions import RevisionState, RevisionStateKind
 
@@ -44,14 +45,30 @@ EXIT_CODES = {Status.IN_SYNC: ExitCode.IN_SYNC, Status.OUT_OF_SYNC: ExitCode.OUT
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SchemaResult:
+    """`findings` is the drift; what the target's baseline accepts is in `accepted`."""
+
     compared: bool
     findings: tuple[Finding, ...] = ()
     skipped_reason: str | None = None
     compared_at: datetime | None = None  # when the comparison behind `findings` ran
+    accepted: tuple[AcceptedFinding, ...] = ()
+    baseline_unmatched: tuple[BaselineEntry, ...] = ()  # entries no finding matched
 
     @property
     def in_sync(self) -> bool:
         return self.compared and not self.findings
+
+    def all_findings(self) -> tuple[Finding, ...]:
+        """Every difference found, accepted or not, in report order."""
+        found = [*self.findings, *(a.finding for a in self.accepted)]
+        return tuple(sorted(found, key=lambda f: f.sort_key))
+
+    def under(self, baseline: Baseline | None) -> SchemaResult:
+        """This comparison's differences judged by `baseline` (None: all of them are drift)."""
+        if not self.compared:
+            return self
+        drift, accepted, unmatched = apply(self.all_findings(), baseline)
+        return replace(self, findings=drift, accepted=accepted, baseline_unmatched=unmatched)
 
     def counts_by_kind(self) -> dict[str, int]:
         return dict(sorted(Counter(f.kind.value for f in self.findings).items()))

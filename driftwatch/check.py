@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from driftwatch.baseline import Baseline
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
@@ -96,13 +97,17 @@ async def check_target(
         if seen.diffs is not None or reusable is None
         else CheckKind.PROBE,
         revision=revision_state(expected.scripts, seen.database_heads),
-        schema=_schema_result(seen, expected, reusable, started_at),
+        schema=_schema_result(seen, expected, reusable, started_at, target.baseline),
         fingerprint=seen.fingerprint,
     )
 
 
 def _schema_result(
-    seen: Observation, expected: Expected, reusable: TargetReport | None, now: datetime
+    seen: Observation,
+    expected: Expected,
+    reusable: TargetReport | None,
+    now: datetime,
+    baseline: Baseline | None,
 ) -> SchemaResult:
     if expected.metadata is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
@@ -111,7 +116,7 @@ def _schema_result(
             return reusable.schema
         return SchemaResult(compared=False, skipped_reason="comparison not run")
     findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
-    return SchemaResult(compared=True, findings=tuple(findings), compared_at=now)
+    return SchemaResult(compared=True, findings=tuple(findings), compared_at=now).under(baseline)
 
 
 def _report(target: Target, started_at: datetime, duration: float, **fields: Any) -> TargetReport:

@@ -62,6 +62,9 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metadata", action="append", default=[], metavar="MODULE:ATTR", help="models' MetaData"
     )
+    parser.add_argument(
+        "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
@@ -127,6 +130,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "alembic_ini": args.alembic_ini,
         "script_location": args.script_location,
         "metadata": args.metadata,
+        "baseline": args.baseline,
     }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 from driftwatch import __version__
+from driftwatch.baseline import BaselineEntry, entry_document
 from driftwatch.findings import Finding
 from driftwatch.report import Report, SchemaResult, Status, TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
@@ -52,6 +53,8 @@ def schema_json(schema: SchemaResult) -> dict[str, Any]:
         "compared_at": _time(schema.compared_at),
         "counts": schema.counts_by_kind(),
         "findings": [finding_json(f) for f in schema.findings],
+        "accepted": [{**finding_json(a.finding), "reason": a.reason} for a in schema.accepted],
+        "baseline_unmatched": [entry_document(e) for e in schema.baseline_unmatched],
     }
 
 
@@ -134,23 +137,53 @@ def _finding_line(finding: Finding) -> str:
     return f"      {finding.kind.value:<20} {name:<28} {'; '.join(detail)}"
 
 
+def _table_of(finding: Finding) -> str:
+    return f"{finding.schema}.{finding.table}" if finding.schema else finding.table
+
+
+def _by_table(findings: Iterable[Finding], reasons: Iterable[str | None]) -> Iterator[str]:
+    """Findings under one header per table, each followed by its reason when it has one."""
+    pairs = zip(findings, reasons, strict=True)
+    for table_name, group in groupby(pairs, key=lambda pair: _table_of(pair[0])):
+        yield f"    {table_name}"
+        for finding, reason in group:
+            yield _finding_line(finding)
+            if reason is not None:
+                yield f"{'':27}reason: {reason}"
+
+
+def _entry_line(entry: BaselineEntry) -> str:
+    where = ".".join(p for p in (entry.schema or "*", entry.table, entry.name) if p is not None)
+    pinned = [
+        f"{side}: {'(none)' if exact.value is None else exact.value}"
+        for side, exact in (("models", entry.expected), ("database", entry.actual))
+        if exact is not None
+    ]
+    return f"      {entry.kind.value:<20} {where:<28} {'; '.join(pinned)}".rstrip()
+
+
 def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
     if not schema.compared:
         yield f"  schema    not compared: {schema.skipped_reason}"
         return
     how = "last full comparison stands" if kind == "probe" else "full comparison"
+    count, accepted = len(schema.findings), len(schema.accepted)
+    also = f", {accepted} accepted by baseline" if accepted else ""
     if not schema.findings:
-        yield f"  schema    matches the models ({how})"
-        return
-    count = len(schema.findings)
-    yield f"  schema    {count} difference{'s' if count != 1 else ''} ({how})"
-
-    def table_of(f: Finding) -> str:
-        return f"{f.schema}.{f.table}" if f.schema else f.table
-
-    for table_name, group in groupby(schema.findings, key=table_of):
-        yield f"    {table_name}"
-        yield from (_finding_line(f) for f in group)
+        yield f"  schema    matches the models{also} ({how})"
+    else:
+        yield f"  schema    {count} difference{'s' if count != 1 else ''}{also} ({how})"
+        yield from _by_table(schema.findings, [None] * count)
+    if schema.accepted:
+        yield f"  accepted by baseline: {accepted}"
+        yield from _by_table(
+            [a.finding for a in schema.accepted], [a.reason for a in schema.accepted]
+        )
+    if schema.baseline_unmatched:
+        yield f"  baseline entries that matched nothing: {len(schema.baseline_unmatched)}"
+        for entry in schema.baseline_unmatched:
+            yield _entry_line(entry)
+            yield f"{'':27}reason: {entry.reason}"
 
 
 def _summary(report: TargetReport, status: Status) -> str:

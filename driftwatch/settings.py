@@ -67,6 +67,7 @@ class TargetSettings(BaseModel):
     exclude_tables: StrList = Field(default_factory=list)
     compare_type: bool = True
     compare_server_default: bool = False
+    baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.baseline)
     interval_seconds: float | None = Field(default=None, gt=0)
     connect_timeout_seconds: float = Field(default=10, gt=0)
     statement_timeout_seconds: float = Field(default=30, gt=0)
@@ -267,7 +268,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
     "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file"),
-    "targets": ("alembic_ini", "url_file", "script_location", "version_locations"),
+    "targets": ("alembic_ini", "url_file", "script_location", "version_locations", "baseline"),
     "notifiers": ("url_file",),
 }
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from driftwatch.baseline import Baseline, read_baseline
 from driftwatch.errors import ConfigError
 from driftwatch.settings import Settings, TargetSettings, read_secret
 
@@ -46,6 +47,7 @@ class Target:
     exclude_tables: tuple[str, ...] = ()
     compare_type: bool = True
     compare_server_default: bool = False
+    baseline: Baseline | None = None  # read and validated with the configuration
     interval_seconds: float | None = None
     connect_timeout_seconds: float = 10
     statement_timeout_seconds: float = 30
@@ -141,6 +143,7 @@ def _from_settings(ts: TargetSettings) -> Target:
         exclude_tables=tuple(ts.exclude_tables),
         compare_type=ts.compare_type,
         compare_server_default=ts.compare_server_default,
+        baseline=_baseline_of(ts),
         interval_seconds=ts.interval_seconds,
         connect_timeout_seconds=ts.connect_timeout_seconds,
         statement_timeout_seconds=ts.statement_timeout_seconds,
@@ -148,6 +151,15 @@ def _from_settings(ts: TargetSettings) -> Target:
         check_timeout_seconds=ts.check_timeout_seconds,
         labels=dict(ts.labels),
     )
+
+
+def _baseline_of(ts: TargetSettings) -> Baseline | None:
+    if ts.baseline is None:
+        return None
+    try:
+        return read_baseline(ts.baseline)
+    except ConfigError as exc:
+        raise ConfigError(f"target {ts.name!r}: {exc}") from None
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser:
@@ -235,8 +247,8 @@ def build_targets(
 ) -> list[Target]:
     """Turn settings into targets, keeping those named (all when none are).
 
-    `overrides` (url, alembic_ini, script_location, metadata from the command line) apply
-    to the one selected target.
+    `overrides` (url, alembic_ini, script_location, metadata, baseline from the command
+    line) apply to the one selected target.
     """
     overrides = overrides or {}
     configured = list(settings.targets) or [_zero_config_target(cwd or Path.cwd(), overrides)]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from driftwatch.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.render import JSON_SCHEMA_VERSION, render_json, render_text
 from driftwatch.report import Category, CheckKind, Report, SchemaResult, TargetReport
@@ -215,6 +216,63 @@ def test_several_targets_each_reported_in_order() -> None:
     assert text.endswith("3 targets: 1 in sync, 1 out of sync, 1 could not be checked")
 
 
+# what the DBA added on purpose, and an entry for an index dropped since
+BASELINE = Baseline(
+    entries=(
+        BaselineEntry(
+            kind=FindingKind.EXTRA_INDEX,
+            table="orders",
+            name="ix_orders_*",
+            reason="DBA index for the weekly report",
+        ),
+        BaselineEntry(
+            kind=FindingKind.EXTRA_INDEX,
+            schema="public",
+            table="users",
+            name="ix_users_legacy",
+            actual=Exact("INDEX (legacy)"),
+            reason="dropped in 2025",
+        ),
+    )
+)
+
+
+def test_accepted_findings_and_stale_entries_are_shown_after_the_drift() -> None:
+    """Accepted findings keep their line, with the reason under it, after the drift; stale
+    entries are listed for pruning; only the drift counts in the verdict."""
+    lines = render_text(report(target(schema=DRIFT.under(BASELINE)))).splitlines()
+
+    assert lines[3] == "  schema    3 differences, 1 accepted by baseline (full comparison)"
+    accepted = lines.index("  accepted by baseline: 1")
+    assert lines.index("    public.users") < accepted
+    assert lines[accepted + 1 : accepted + 4] == [
+        "    public.orders",
+        f"      {'extra_index':<20} {'ix_orders_total':<28} database: INDEX (total)",
+        f"{'':27}reason: DBA index for the weekly report",
+    ]
+    assert lines[accepted + 4 :][:3] == [
+        "  baseline entries that matched nothing: 1",
+        f"      {'extra_index':<20} {'public.users.ix_users_legacy':<28} database: INDEX (legacy)",
+        f"{'':27}reason: dropped in 2025",
+    ]
+    assert lines[-3] == "  => OUT OF SYNC: 3 schema difference(s)  (0.25 s)"
+
+
+def test_everything_accepted_is_in_sync_and_still_visible() -> None:
+    """When the baseline accepts every difference the schema matches, and says what it
+    accepted; an entry without schema reads as any schema."""
+    only_index = SchemaResult(compared=True, compared_at=NOW, findings=DRIFT.findings[:1])
+    loose = BaselineEntry(kind=FindingKind.EXTRA_TABLE, table="tmp_*", reason="scratch")
+    baseline = Baseline(entries=(*BASELINE.entries[:1], loose))
+
+    text = render_text(report(target(schema=only_index.under(baseline))))
+
+    assert "  schema    matches the models, 1 accepted by baseline (full comparison)" in text
+    assert "ix_orders_total" in text
+    assert f"      {'extra_table':<20} *.tmp_*" in text
+    assert "  => IN SYNC  (0.25 s)" in text
+
+
 # --- JSON -----------------------------------------------------------------------------
 
 
@@ -277,6 +335,41 @@ def test_json_target_revision_and_findings() -> None:
         "actual": "VARCHAR(50)",
         "message": "type_mismatch on users",
     }
+
+
+def test_json_accepted_findings_and_unmatched_entries() -> None:
+    """`accepted` holds each accepted finding with its reason, `baseline_unmatched` the
+    entries as the file spells them; neither counts in `counts` or the status."""
+    data = json.loads(render_json(report(target(schema=DRIFT.under(BASELINE)))))
+    schema = data["targets"][0]["schema"]
+
+    assert [f["name"] for f in schema["findings"]] == [None, "nickname", "name"]
+    assert "extra_index" not in schema["counts"]
+    assert schema["accepted"] == [
+        {
+            "kind": "extra_index",
+            "severity": "warning",
+            "schema": "public",
+            "table": "orders",
+            "name": "ix_orders_total",
+            "expected": None,
+            "actual": "INDEX (total)",
+            "message": "extra_index on orders",
+            "reason": "DBA index for the weekly report",
+        }
+    ]
+    assert schema["baseline_unmatched"] == [
+        {
+            "kind": "extra_index",
+            "schema": "public",
+            "table": "users",
+            "name": "ix_users_legacy",
+            "actual": "INDEX (legacy)",
+            "reason": "dropped in 2025",
+        }
+    ]
+    plain = json.loads(render_json(report(target(schema=DRIFT))))["targets"][0]["schema"]
+    assert (plain["accepted"], plain["baseline_unmatched"]) == ([], [])
 
 
 def test_json_error_and_no_version_table_are_errors() -> None:

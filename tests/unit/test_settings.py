@@ -100,6 +100,7 @@ tls_key_file = "/abs/tls.key"
 name = "a"
 url_file = "secrets/url"
 script_location = "migrations"
+baseline = "baselines/a.json"
 
 [[notifiers]]
 type = "webhook"
@@ -113,6 +114,7 @@ url_file = "secrets/hook"
     [target] = settings.targets
     assert target.url_file == folder / "secrets" / "url"
     assert target.script_location == str(folder / "migrations")
+    assert target.baseline == folder / "baselines" / "a.json"
     assert settings.notifiers[0].url_file == folder / "secrets" / "hook"
 
 

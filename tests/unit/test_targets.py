@@ -328,3 +328,71 @@ def test_other_url_parameters_are_kept() -> None:
         "charset": "utf8mb4"
     }
     assert dict(parse_url("postgresql://u@h/db?ssl=prefer", origin="t").query) == {"ssl": "prefer"}
+
+
+# --- baselines --------------------------------------------------------------------------------
+
+BASELINE_JSON = (
+    '{"version": 1, "accepted": [{"kind": "extra_index", "table": "tasks",'
+    ' "name": "ix_tasks_report", "reason": "DBA index for the weekly report"}]}'
+)
+
+
+def test_the_baseline_is_read_with_the_configuration(tmp_path: Path) -> None:
+    """A target's baseline file is read and validated once, into the Target."""
+    path = tmp_path / "baseline.json"
+    path.write_text(BASELINE_JSON, encoding="utf-8")
+
+    (target,) = build_targets(settings(one(url="sqlite:///a.db", baseline=str(path))))
+    (plain,) = build_targets(settings(one(url="sqlite:///a.db")))
+
+    assert target.baseline is not None
+    [entry] = target.baseline.entries
+    assert (entry.kind.value, entry.table, entry.name) == (
+        "extra_index",
+        "tasks",
+        "ix_tasks_report",
+    )
+    assert plain.baseline is None
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "does not exist"),
+        ("{", "is not valid JSON"),
+        ('{"version": 1, "accepted": [], "ignore": []}', "unknown key(s) ignore"),
+        (
+            '{"version": 1, "accepted": [{"kind": "extra_idx", "table": "t", "reason": "r"}]}',
+            "accepted[0].kind: unknown finding kind 'extra_idx'",
+        ),
+    ],
+    ids=["missing", "invalid_json", "unknown_key", "unknown_kind"],
+)
+def test_a_bad_baseline_is_a_configuration_error_naming_the_target(
+    tmp_path: Path, content: str | None, says: str
+) -> None:
+    """A missing or invalid baseline stops the configuration: one line, target and file named."""
+    path = tmp_path / "baseline.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        build_targets(settings(one(url="sqlite:///a.db", baseline=str(path))))
+
+    message = str(caught.value)
+    assert message.startswith(f"target 'app': baseline file {path}")
+    assert says in message
+    assert "\n" not in message
+
+
+def test_the_baseline_flag_overrides_the_selected_target(tmp_path: Path) -> None:
+    """--baseline is a per-target flag like --metadata: it needs one target, and wins."""
+    path = tmp_path / "b.json"
+    path.write_text(BASELINE_JSON, encoding="utf-8")
+
+    (target,) = build_targets(settings(*TWO), names=("a",), overrides={"baseline": path})
+
+    assert target.baseline is not None and len(target.baseline.entries) == 1
+    with pytest.raises(ConfigError, match="--baseline apply to one target"):
+        build_targets(settings(*TWO), overrides={"baseline": path})

@@ -128,6 +128,12 @@ METRICS: tuple[MetricSpec, ...] = (
         help="Schema differences by finding kind; a kind disappears once fixed.",
     ),
     MetricSpec(
+        name="driftwatch_schema_drift_accepted_objects",
+        type="gauge",
+        labels=("target",),
+        help="Schema differences the target's baseline accepts (not counted as drift).",
+    ),
+    MetricSpec(
         name="driftwatch_schema_drift_table",
         type="gauge",
         labels=("target", "schema", "table", "kind"),

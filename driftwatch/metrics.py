@@ -103,6 +103,7 @@ class DriftCollector(Collector):
             f["driftwatch_schema_in_sync"].add_metric(t, 1 if schema.in_sync else 0)
             for kind, count in schema.counts_by_kind().items():
                 f["driftwatch_schema_drift_objects"].add_metric([*t, kind], count)
+            f["driftwatch_schema_drift_accepted_objects"].add_metric(t, len(schema.accepted))
             per_table = Counter((x.schema or "", x.table, x.kind.value) for x in schema.findings)
             shown = sorted(per_table.items())[: self._drift_table_limit]
             for (schema_name, table, kind), count in shown:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
+from driftwatch.baseline import Baseline, BaselineEntry
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.metrics import DriftCollector
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
@@ -140,6 +142,35 @@ def test_fixed_drift_series_disappear() -> None:
         is None
     )
     assert r.get_sample_value("driftwatch_schema_in_sync", {"target": "t"}) == 1
+
+
+def test_accepted_findings_are_counted_apart_from_drift() -> None:
+    """What the baseline accepts is in driftwatch_schema_drift_accepted_objects only: the
+    schema is in sync and no per-kind or per-table drift series names it."""
+    accept = BaselineEntry(kind=FindingKind.EXTRA_INDEX, table="a", name="ix", reason="DBA")
+    good = report(finding("a"), finding("b", FindingKind.MISSING_COLUMN))
+    assert good.schema is not None
+    state = fresh().after(replace(good, schema=good.schema.under(Baseline(entries=(accept,)))))
+    r = scrape(state)
+    t = {"target": "t"}
+    assert r.get_sample_value("driftwatch_schema_drift_accepted_objects", t) == 1
+    assert r.get_sample_value("driftwatch_schema_in_sync", t) == 0
+    assert (
+        r.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "extra_index"}) is None
+    )
+    tables = {
+        s.labels["table"]
+        for m in r.collect()
+        for s in m.samples
+        if m.name == "driftwatch_schema_drift_table"
+    }
+    assert tables == {"b"}
+    assert (
+        scrape(fresh().after(report())).get_sample_value(
+            "driftwatch_schema_drift_accepted_objects", t
+        )
+        == 0
+    )
 
 
 def test_per_table_series_are_capped_and_the_rest_counted() -> None:

@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from driftwatch.catalog import read_catalog
+from driftwatch.compare_catalog import catalog_diffs, enum_schemas, native_enum_uses
 from driftwatch.dberrors import root_cause, translate_errors
 from driftwatch.defaults import server_default_differs
 from driftwatch.errors import VersionTableError
@@ -149,6 +151,11 @@ class Scope:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
 
+    def schema_names(self, default_schema: str | None) -> list[str]:
+        """The watched schemas by their names in the database, sorted."""
+        named = (default_schema if s is None else s for s in self.schemas)
+        return sorted(name for name in named if name is not None)
+
     def table_selected(self, schema: str | None, name: str) -> bool:
         qualified = f"{schema}.{name}" if schema else name
         candidates = (name, qualified)
@@ -211,11 +218,30 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
     )
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
-    if upgrade_ops is None:
-        return []
-    diffs = list(upgrade_ops.as_diffs())
-    _restore_dropped_table_comments(upgrade_ops.ops, diffs)
-    return diffs
+    diffs = list(upgrade_ops.as_diffs()) if upgrade_ops is not None else []
+    if upgrade_ops is not None:
+        _restore_dropped_table_comments(upgrade_ops.ops, diffs)
+    return diffs + _catalog_diffs(conn, target, metadata, scope)
+
+
+def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
+    """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
+    dialect = conn.dialect
+    default_schema = dialect.default_schema_name
+    tables = [
+        t
+        for t in metadata.tables.values()
+        if (schema := None if t.schema == default_schema else t.schema) in scope.schemas
+        and scope.table_selected(schema, t.name)
+    ]
+    uses = native_enum_uses(tables, dialect, default_schema) if target.compare_type else []
+    live = read_catalog(
+        conn,
+        enum_schemas=enum_schemas(uses, default_schema),
+        check_schemas=scope.schema_names(default_schema),
+        tables=[(None if t.schema == default_schema else t.schema, t.name) for t in tables],
+    )
+    return catalog_diffs(tables, live, dialect, default_schema, compare_enums=target.compare_type)
 
 
 def _restore_dropped_table_comments(operations: list[Any], diffs: list[Any]) -> None:
@@ -255,11 +281,7 @@ async def observe(
         default_schema = conn.dialect.default_schema_name
         heads = read_database_heads(conn, target)
         scope = watched_scope(target, metadata, default_schema)
-        names = sorted(
-            name
-            for name in (default_schema if s is None else s for s in scope.schemas)
-            if name is not None
-        )
+        names = scope.schema_names(default_schema)
         fingerprint = read_fingerprint(conn, names) if names else None
         diffs = None
         if metadata is not None and decide(heads, fingerprint):

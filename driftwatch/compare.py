@@ -2,12 +2,13 @@
 
 The input is the documented diff format of `alembic.autogenerate.compare_metadata` (what
 `produce_migrations(...).upgrade_ops.as_diffs()` returns): the "old" side is the live
-database, the "new" side the models.
+database, the "new" side the models; plus driftwatch's own diffs for enum labels and CHECK
+constraints, in the same shape (see `compare_catalog`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Table, UniqueConstraint
@@ -15,9 +16,25 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.schema import DefaultClause
 
+from driftwatch.compare_catalog import enum_type_change
 from driftwatch.findings import Finding, FindingKind
 
 Diff = tuple[Any, ...]
+# driftwatch's own diffs, for what alembic does not compare (see compare_catalog)
+CATALOG_TAGS = frozenset({"add_enum_values", "remove_enum_values", "add_check", "remove_check"})
+# diff tags handled like another one (the handler looks at the tag itself)
+SAME_HANDLER = {
+    "remove_column": "add_column",
+    "modify_nullable": "modify_type",
+    "modify_default": "modify_type",
+    "modify_comment": "modify_type",
+    "remove_index": "add_index",
+    "remove_constraint": "add_constraint",
+    "add_fk": "add_constraint",
+    "remove_fk": "add_constraint",
+    "remove_enum_values": "add_enum_values",
+    "remove_check": "add_check",
+}
 ONLY_IN_MODELS = "is in the models but not in the database"
 ONLY_IN_DATABASE = "is in the database but not in the models"
 
@@ -46,6 +63,11 @@ def describe_column(column: Column[Any], dialect: Dialect) -> str:
     if (default := describe_default(column.server_default)) is not None:
         parts.append(f"DEFAULT {default}")
     return " ".join(parts)
+
+
+def describe_enum(name: str | None, labels: Iterable[str]) -> str:
+    listed = ", ".join(repr(label) for label in labels)
+    return f"ENUM {name} ({listed})" if name else f"ENUM ({listed})"
 
 
 def _columns(names: Iterable[Any]) -> str:
@@ -203,6 +225,61 @@ class _Translator:
             subject=f"index {index.name} on {tname}",
         )
 
+    def enum_values(self, diff: Diff) -> Finding:
+        tag, schema, tname, cname, enum_name, model_labels, live_labels, values = diff
+        missing = tag == "add_enum_values"
+        listed = ", ".join(repr(v) for v in values)
+        subject = f"enum {enum_name} of column" if enum_name else "enum column"
+        if missing:
+            message = f"{subject} {tname}.{cname} lacks {listed} of the models"
+        else:
+            message = f"{subject} {tname}.{cname} has {listed} the models lack"
+        return self.finding(
+            FindingKind.MISSING_ENUM_VALUE if missing else FindingKind.EXTRA_ENUM_VALUE,
+            schema,
+            tname,
+            cname,
+            expected=describe_enum(enum_name, model_labels),
+            actual=describe_enum(enum_name, live_labels),
+            message=message,
+        )
+
+    def check_diff(self, diff: Diff) -> Finding:
+        tag, schema, tname, name, sql = diff
+        return self.presence(
+            tag == "add_check",
+            (FindingKind.MISSING_CHECK, FindingKind.EXTRA_CHECK),
+            schema,
+            tname,
+            name,
+            described=sql,
+            subject=f"check constraint {name} on {tname}",
+        )
+
+    def detail(self, diff: Diff) -> Finding:
+        """The finding of a diff below table level (columns, indexes, constraints, enums)."""
+        tag = diff[0]
+        handlers: dict[str, Callable[[], Finding]] = {
+            "add_column": lambda: self.column_presence(tag, diff[1], diff[2], diff[3]),
+            "modify_type": lambda: self.column_change(diff),
+            "add_index": lambda: self.index_diff(tag, diff[1]),
+            "add_constraint": lambda: self.constraint_diff(tag, diff[1]),
+            "add_enum_values": lambda: self.enum_values(diff),
+            "add_check": lambda: self.check_diff(diff),
+        }
+        handler = handlers.get(SAME_HANDLER.get(str(tag), str(tag)))
+        if handler is not None:
+            return handler()
+        return Finding(
+            kind=FindingKind.OTHER,
+            schema=None,
+            table="?",
+            name=None,
+            expected=None,
+            actual=None,
+            message=f"unclassified difference: {tag}",
+        )
+
     def constraint_diff(self, tag: str, constraint: Any) -> Finding:
         table = constraint.table
         name = constraint.name if isinstance(constraint.name, str) else None
@@ -230,7 +307,7 @@ class _Translator:
 def _table_of(diff: Diff, translator: _Translator) -> tuple[str | None, str] | None:
     """(schema, table) a diff belongs to, to drop details of wholly missing or extra tables."""
     tag = diff[0]
-    if tag in ("add_column", "remove_column"):
+    if tag in ("add_column", "remove_column") or tag in CATALOG_TAGS:
         return translator.schema(diff[1]), diff[2]
     obj = diff[1]
     table = getattr(obj, "table", None)
@@ -247,7 +324,8 @@ def findings_from_diffs(
     flat: list[Diff] = []
     for diff in diffs:
         # column modifications arrive as a list of tuples per column
-        flat.extend(diff if isinstance(diff, list) else [diff])
+        for one in diff if isinstance(diff, list) else [diff]:
+            flat.extend(enum_type_change(one) or [one])
 
     findings: list[Finding] = []
     whole_tables: set[tuple[str | None, str]] = set()
@@ -264,24 +342,5 @@ def findings_from_diffs(
             continue
         if _table_of(diff, t) in whole_tables:
             continue  # a missing table's indexes are missing too; saying so again is noise
-        if tag in ("add_column", "remove_column"):
-            findings.append(t.column_presence(tag, diff[1], diff[2], diff[3]))
-        elif tag in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
-            findings.append(t.column_change(diff))
-        elif tag in ("add_index", "remove_index"):
-            findings.append(t.index_diff(tag, diff[1]))
-        elif tag in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
-            findings.append(t.constraint_diff(tag, diff[1]))
-        else:
-            findings.append(
-                Finding(
-                    kind=FindingKind.OTHER,
-                    schema=None,
-                    table="?",
-                    name=None,
-                    expected=None,
-                    actual=None,
-                    message=f"unclassified difference: {tag}",
-                )
-            )
+        findings.append(t.detail(diff))
     return sorted(findings, key=lambda f: f.sort_key)

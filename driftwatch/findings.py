@@ -23,6 +23,10 @@ class FindingKind(StrEnum):
     MISSING_FOREIGN_KEY = "missing_foreign_key"
     EXTRA_FOREIGN_KEY = "extra_foreign_key"
     COMMENT_MISMATCH = "comment_mismatch"
+    MISSING_ENUM_VALUE = "missing_enum_value"
+    EXTRA_ENUM_VALUE = "extra_enum_value"
+    MISSING_CHECK = "missing_check"
+    EXTRA_CHECK = "extra_check"
     OTHER = "other"  # a difference alembic reports that has no kind of its own yet
 
 
@@ -47,6 +51,11 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.MISSING_FOREIGN_KEY: Severity.ERROR,
     FindingKind.EXTRA_FOREIGN_KEY: Severity.WARNING,
     FindingKind.COMMENT_MISMATCH: Severity.INFO,
+    # a value the application may write is refused by the database
+    FindingKind.MISSING_ENUM_VALUE: Severity.ERROR,
+    FindingKind.EXTRA_ENUM_VALUE: Severity.WARNING,
+    FindingKind.MISSING_CHECK: Severity.ERROR,
+    FindingKind.EXTRA_CHECK: Severity.WARNING,
     FindingKind.OTHER: Severity.WARNING,
 }
 

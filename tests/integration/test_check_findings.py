@@ -60,6 +60,15 @@ class Drift:
 
 
 NO_COMMENTS = Unsupported("SQLite cannot store table or column comments")
+NO_ENUM_TYPES = Unsupported("SQLite has no enum types: an Enum column is a VARCHAR")
+# PostgreSQL cannot drop a label: a type without it replaces the old one, as a migration would
+PG_ENUM_WITHOUT_STAFF = (
+    "ALTER TYPE user_role RENAME TO user_role_old",
+    "CREATE TYPE user_role AS ENUM ('customer')",
+    "ALTER TABLE users ALTER COLUMN role TYPE user_role USING role::text::user_role",
+    "DROP TYPE user_role_old",
+)
+SQLITE_ORDERS_CHECK = ", \n\tCONSTRAINT ck_orders_total_not_negative CHECK (total >= 0)"
 SQLITE_USERS_NAME = "name VARCHAR(100)"
 SQLITE_NOTE = "note TEXT, "
 
@@ -267,6 +276,59 @@ DRIFTS = [
         sqlite=NO_COMMENTS,
         expected="free text from the customer",
         actual="internal",
+    ),
+    Drift(
+        id="missing_enum_value",
+        kind=FindingKind.MISSING_ENUM_VALUE,
+        table="users",
+        name="role",
+        postgresql=PG_ENUM_WITHOUT_STAFF,
+        mysql=("ALTER TABLE users MODIFY role ENUM('customer') NULL",),
+        sqlite=NO_ENUM_TYPES,
+        expected="'customer', 'staff'",
+        actual="'customer'",
+    ),
+    Drift(
+        id="extra_enum_value",
+        kind=FindingKind.EXTRA_ENUM_VALUE,
+        table="users",
+        name="role",
+        postgresql=("ALTER TYPE user_role ADD VALUE 'admin'",),
+        mysql=("ALTER TABLE users MODIFY role ENUM('customer', 'staff', 'admin') NULL",),
+        sqlite=NO_ENUM_TYPES,
+        expected="'customer', 'staff'",
+        actual="'admin'",
+    ),
+    Drift(
+        id="missing_check",
+        kind=FindingKind.MISSING_CHECK,
+        table="orders",
+        name="ck_orders_total_not_negative",
+        postgresql=("ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",),
+        mysql=("ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",),
+        sqlite=Rebuild("orders", ((SQLITE_ORDERS_CHECK, ""),)),
+        expected="CHECK (total >= 0)",
+    ),
+    Drift(
+        id="extra_check",
+        kind=FindingKind.EXTRA_CHECK,
+        table="users",
+        name="ck_users_email_not_empty",
+        postgresql=(
+            "ALTER TABLE users ADD CONSTRAINT ck_users_email_not_empty CHECK (email <> '')",
+        ),
+        mysql=("ALTER TABLE users ADD CONSTRAINT ck_users_email_not_empty CHECK (email <> '')",),
+        sqlite=Rebuild(
+            "users",
+            (
+                (
+                    "CONSTRAINT uq_users_email UNIQUE (email)",
+                    "CONSTRAINT uq_users_email UNIQUE (email), "
+                    "CONSTRAINT ck_users_email_not_empty CHECK (email <> '')",
+                ),
+            ),
+        ),
+        actual="email",
     ),
 ]
 

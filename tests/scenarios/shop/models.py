@@ -20,6 +20,7 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("email", sa.String(255), nullable=False),
     sa.Column("name", sa.String(100), nullable=True),
+    sa.Column("role", sa.Enum("customer", "staff", name="user_role"), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
@@ -38,4 +39,5 @@ orders = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, server_default="new"),
     sa.Column("note", sa.Text, nullable=True, comment="free text from the customer"),
     sa.Index(None, "user_id", "status"),
+    sa.CheckConstraint("total >= 0", name="total_not_negative"),
 )

@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("email", sa.String(255), nullable=False),
         sa.Column("name", sa.String(100), nullable=True),
+        sa.Column("role", sa.Enum("customer", "staff", name="user_role"), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
@@ -32,3 +33,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_users_name", table_name="users")
     op.drop_table("users")
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP TYPE IF EXISTS user_role")  # drop_table leaves the enum type behind

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_orders_user_id_users", ondelete="CASCADE"
         ),
+        sa.CheckConstraint("total >= 0", name=op.f("ck_orders_total_not_negative")),
     )
     op.create_index("ix_orders_user_id_status", "orders", ["user_id", "status"])
 

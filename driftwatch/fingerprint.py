@@ -74,6 +74,10 @@ FROM (
                    ORDINAL_POSITION, COALESCE(REFERENCED_TABLE_SCHEMA, ''),
                    COALESCE(REFERENCED_TABLE_NAME, ''), COALESCE(REFERENCED_COLUMN_NAME, ''))
     FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA IN :schemas
+  UNION ALL
+  -- CHECK constraints (and the others, by name and type)
+  SELECT CONCAT_WS('|', 'k', TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CONSTRAINT_TYPE)
+    FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA IN :schemas
 ) AS catalog
 """
 

@@ -44,6 +44,8 @@ PG_DDL = {
     "drop foreign key": "ALTER TABLE orders DROP CONSTRAINT fk_orders_user_id_users",
     "foreign key rule": "ALTER TABLE orders DROP CONSTRAINT fk_orders_user_id_users, "
     "ADD CONSTRAINT fk_orders_user_id_users FOREIGN KEY (user_id) REFERENCES users (id)",
+    "drop check": "ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",
+    "enum label": "ALTER TYPE user_role ADD VALUE 'admin'",
 }
 MYSQL_DDL = {
     "column type": "ALTER TABLE users MODIFY name VARCHAR(50) NULL",
@@ -53,6 +55,9 @@ MYSQL_DDL = {
     "column comment": "ALTER TABLE users MODIFY name VARCHAR(100) NULL COMMENT 'changed'",
     "unique": "ALTER TABLE users ADD CONSTRAINT uq_fp UNIQUE (name)",
     "drop foreign key": "ALTER TABLE orders DROP FOREIGN KEY fk_orders_user_id_users",
+    "drop check": "ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",
+    "add check": "ALTER TABLE users ADD CONSTRAINT ck_fp CHECK (email <> '')",
+    "enum label": "ALTER TABLE users MODIFY role ENUM('customer', 'staff', 'admin') NULL",
 }
 
 

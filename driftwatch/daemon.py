@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -60,8 +61,10 @@ class Daemon:
         # between checks, and the dialect is set up once instead of on every tick
         self._engines = {t.name: make_engine(t) for t in targets}
         self._inflight: set[asyncio.Task[None]] = set()
+        self._overrunning: set[str] = set()  # targets whose running check outlived a tick
         self._stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     # --- what the HTTP side reads ---------------------------------------------------------
 
@@ -104,7 +107,30 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
                 next_run_time=first,
             )
+        _SCHEDULER_LOG.addFilter(_quiet_skips)
         self.scheduler.start()
+
+    def _skipped(self, event: JobSubmissionEvent) -> None:
+        """A tick came while the target's previous check still ran: say so once per overrun.
+
+        APScheduler itself would warn on every skipped tick, which for a check stuck behind a
+        lock for minutes is a line per interval saying the same thing.
+        """
+        name = str(event.job_id)
+        if name in self._overrunning or self._stopping:
+            return
+        self._overrunning.add(name)
+        target = self.targets.get(name)
+        log.warning(
+            "check outlived its interval: ticks are skipped until it ends",
+            extra={
+                "fields": {
+                    "target": name,
+                    "interval_seconds": self.interval_of(target) if target else None,
+                    "check_timeout_seconds": target.check_timeout_seconds if target else None,
+                }
+            },
+        )
 
     async def tick(self, name: str) -> None:
         """One scheduled check of one target (APScheduler never runs two of one target)."""
@@ -122,6 +148,9 @@ class Daemon:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+            if name in self._overrunning:
+                self._overrunning.discard(name)
+                log.info("overrun check ended", extra={"fields": {"target": name}})
 
     async def _check(self, name: str) -> TargetReport:
         target = self.targets[name]
@@ -183,8 +212,18 @@ class Daemon:
     async def close(self) -> None:
         """Drain, then release the engines."""
         await self.drain()
+        _SCHEDULER_LOG.removeFilter(_quiet_skips)
         for engine in self._engines.values():
             await engine.dispose()
+
+
+_SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")
+
+
+def _quiet_skips(record: logging.LogRecord) -> bool:
+    """Drop APScheduler's per-tick "maximum number of running instances" warning (see
+    Daemon._skipped, which says it once)."""
+    return "maximum number of running instances" not in str(record.msg)
 
 
 def _log_event(state: TargetState, event: Event) -> None:

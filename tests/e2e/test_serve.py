@@ -407,3 +407,39 @@ def test_tls_and_basic_auth_guard_metrics_not_probes(
         process.terminate()
         assert process.wait(timeout=30) == 0
     assert "s3cret-pw" not in (tmp_path / "log").read_text()
+
+
+def test_a_check_outliving_its_interval_is_logged_once(pg_url: URL, tmp_path: Path) -> None:
+    """Ticks skipped behind a slow check give one warning, not APScheduler's one per tick."""
+    alembic(pg_url, "upgrade", "head")
+    slow = target("cp", pg_url, lock_timeout_seconds=30, statement_timeout_seconds=30)
+    config = write_config(tmp_path / "dw.toml", {**FAST, "interval_seconds": 0.3}, [slow])
+
+    async def hold_lock_for_ten_ticks() -> str:
+        conn = await asyncpg.connect(dsn(pg_url.set(drivername="postgresql")))
+        try:
+            with serve(config, tmp_path) as daemon:
+                daemon.wait_for("ready", lambda: daemon.get("/readyz")[0] == 200)
+                checks = daemon.value("driftwatch_checks_total", target="cp") or 0
+                tx = conn.transaction()
+                await tx.start()
+                await conn.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+                await asyncio.sleep(3)  # ten intervals while one check waits on the lock
+                await tx.rollback()
+                daemon.wait_for(
+                    "checks after the lock",
+                    lambda: (daemon.value("driftwatch_checks_total", target="cp") or 0)
+                    >= checks + 3,
+                )
+                assert daemon.terminate() == 0
+                return daemon.log()
+        finally:
+            await conn.close()
+
+    lines = [json.loads(line) for line in asyncio.run(hold_lock_for_ten_ticks()).splitlines()]
+    messages = [line["message"] for line in lines]
+    overruns = [line for line in lines if line["message"].startswith("check outlived")]
+    assert len(overruns) == 1, messages
+    assert overruns[0]["target"] == "cp" and overruns[0]["level"] == "warning"
+    assert "overrun check ended" in messages
+    assert not [m for m in messages if "maximum number of running instances" in m]

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from driftwatch.baseline import Baseline
+from driftwatch.baseline import Baseline, regenerate
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
@@ -135,6 +136,25 @@ def failed_report(target: Target, message: str, *, started_at: datetime) -> Targ
     """A report for a check that could not even start (for example, unreadable scripts)."""
     duration = (datetime.now(UTC) - started_at).total_seconds()
     return _report(target, started_at, duration, error=message)
+
+
+def accept_all(
+    report: TargetReport, existing: Baseline | None, *, reason: str
+) -> tuple[Baseline, TargetReport]:
+    """A baseline accepting every schema difference `report` found (see
+    `baseline.regenerate`), and the report judged by it. Raises DriftwatchError when the
+    target could not be checked or its schema was not compared: there is nothing to accept."""
+    problem = report.problem()
+    if problem is not None:
+        raise DriftwatchError(f"no baseline written: {problem}")
+    schema = report.schema
+    if schema is None or not schema.compared:
+        why = schema.skipped_reason if schema is not None else "no schema result"
+        raise DriftwatchError(
+            f"no baseline written: target {report.target!r}: schema not compared ({why})"
+        )
+    baseline = regenerate(schema.all_findings(), existing, reason=reason)
+    return baseline, replace(report, schema=schema.under(baseline))
 
 
 async def check_targets(

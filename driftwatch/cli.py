@@ -9,13 +9,15 @@ import shutil
 import sys
 import tempfile
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from prometheus_client import CollectorRegistry
 
 from driftwatch import __version__
-from driftwatch.check import check_targets
+from driftwatch.baseline import Baseline, read_baseline, write_baseline
+from driftwatch.check import accept_all, check_targets
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
@@ -28,7 +30,7 @@ from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.server import HttpOptions, parse_listen, start_http
 from driftwatch.settings import basic_auth_password, load_settings
-from driftwatch.targets import build_targets, mask_credentials
+from driftwatch.targets import Target, build_targets, mask_credentials
 
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
@@ -97,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CATEGORIES",
         help="what counts as out of sync: revision, schema or all (default), comma separated",
     )
+    check.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="PATH",
+        help="accept every schema difference of the (one) target: write them to PATH, "
+        "keeping the entries of an existing PATH that still match",
+    )
     check.set_defaults(handler=run_check)
 
     serve = commands.add_parser(
@@ -134,11 +143,48 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _baseline_to_rewrite(path: Path, targets: list[Target]) -> Baseline | None:
+    """The baseline already at `path` (None if there is none), read before checking."""
+    if len(targets) != 1:
+        names = ", ".join(t.name for t in targets)
+        raise ConfigError(
+            f"--write-baseline needs exactly one target ({len(targets)} selected: {names}): "
+            "choose it with --target"
+        )
+    if not path.exists():
+        return None
+    try:
+        return read_baseline(path)
+    except ConfigError as exc:
+        raise ConfigError(f"--write-baseline: {exc}") from None
+
+
+def _write_baseline(path: Path, report: Report, existing: Baseline | None) -> Report:
+    """Accept every schema difference of the report's one target in `path`; the report as
+    the new baseline judges it."""
+    (target,) = report.targets
+    reason = f"accepted on {report.generated_at:%Y-%m-%d} by driftwatch check --write-baseline"
+    baseline, judged = accept_all(target, existing, reason=reason)
+    write_baseline(path, baseline)
+    old = existing.entries if existing is not None else ()
+    kept = sum(entry in old for entry in baseline.entries)
+    print(
+        f"driftwatch: wrote {path}: {len(baseline.entries)} accepted "
+        f"({kept} kept, {len(baseline.entries) - kept} new, {len(old) - kept} dropped)",
+        file=sys.stderr,
+    )
+    return replace(report, targets=(judged,))
+
+
 def run_check(args: argparse.Namespace) -> int:
     fail_on = parse_fail_on(args.fail_on)
     settings = load_settings(args.config)
     targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
+    rewrite: Path | None = args.write_baseline
+    existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
     report = asyncio.run(check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on))
+    if rewrite is not None:
+        report = _write_baseline(rewrite, report, existing)
     print(render_json(report) if args.format == "json" else render_text(report))
     for problem in report.problems():
         print(f"driftwatch: {problem}", file=sys.stderr)

@@ -90,25 +90,42 @@ def _session_guard(target: Target) -> Callable[[Any, Any], None]:
         cursor = dbapi_connection.cursor()
         try:
             if target.dialect == "mysql":
-                cursor.execute("SELECT VERSION()")
-                mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
-                lock = max(1, round(target.lock_timeout_seconds))
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
-                cursor.execute(
-                    f"SET SESSION lock_wait_timeout = {lock}, innodb_lock_wait_timeout = {lock}"
-                )
-                if mariadb:
-                    seconds = f"{target.statement_timeout_seconds:.3f}"
-                    cursor.execute(f"SET SESSION max_statement_time = {seconds}")
-                else:
-                    ms = int(target.statement_timeout_seconds * 1000)
-                    cursor.execute(f"SET SESSION max_execution_time = {ms}")
+                version = _server_version(dbapi_connection)
+                if not version:  # a driver that does not keep the handshake: ask
+                    cursor.execute("SELECT VERSION()")
+                    version = str(cursor.fetchone()[0])
+                cursor.execute(_mysql_session_settings(target, version))
             elif target.dialect == "sqlite":
                 cursor.execute("PRAGMA query_only = ON")
         finally:
             cursor.close()
 
     return on_connect
+
+
+def _server_version(dbapi_connection: Any) -> str:
+    """The server's version string from the connection handshake: no query needed."""
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    get_server_info = getattr(driver, "get_server_info", None)
+    return str(get_server_info()) if get_server_info is not None else ""
+
+
+def _mysql_session_settings(target: Target, version: str) -> str:
+    """One SET for the whole guard: read-only, lock and statement timeouts (one round trip).
+
+    MariaDB and MySQL spell two of the variables differently; the handshake tells which.
+    """
+    lock = max(1, round(target.lock_timeout_seconds))
+    if "mariadb" in version.lower():
+        read_only = "tx_read_only = 1"
+        statement = f"max_statement_time = {target.statement_timeout_seconds:.3f}"
+    else:
+        read_only = "transaction_read_only = 1"
+        statement = f"max_execution_time = {int(target.statement_timeout_seconds * 1000)}"
+    return (
+        f"SET SESSION {read_only}, lock_wait_timeout = {lock}, "
+        f"innodb_lock_wait_timeout = {lock}, {statement}"
+    )
 
 
 # --- what is read ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ matches (another column type, when the entry pins `actual`).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -105,13 +106,18 @@ def apply(
     return tuple(drift), tuple(accepted), unmatched
 
 
+def _literal(name: str | None) -> str | None:
+    """`name` as a pattern matching only itself (`[`, `*` and `?` are legal in identifiers)."""
+    return None if name is None else glob.escape(name)
+
+
 def entry_for(finding: Finding, *, reason: str) -> BaselineEntry:
     """The entry that accepts exactly this finding, pinned to its live side."""
     return BaselineEntry(
         kind=finding.kind,
-        schema=finding.schema,
-        table=finding.table,
-        name=finding.name,
+        schema=_literal(finding.schema),
+        table=glob.escape(finding.table),
+        name=_literal(finding.name),
         actual=Exact(finding.actual),
         reason=reason,
     )

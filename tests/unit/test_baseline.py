@@ -233,6 +233,17 @@ def test_regenerate_from_nothing_and_with_nothing_found() -> None:
     assert regenerate([], Baseline(entries=(entry(),)), reason="r") == Baseline()
 
 
+def test_generated_entries_match_names_with_pattern_characters_literally() -> None:
+    """A table named `stats[2026]*` gets an entry for itself, not for `stats2` or `stats6`."""
+    odd = finding(FindingKind.EXTRA_TABLE, "stats[2026]*", None, schema="we?rd")
+    lookalike = finding(FindingKind.EXTRA_TABLE, "stats2", None, schema="weird")
+
+    baseline = regenerate([odd], None, reason="r")
+
+    assert baseline.entries[0].table == "stats[[]2026][*]"
+    assert apply([odd, lookalike], baseline) == ((lookalike,), apply([odd], baseline)[1], ())
+
+
 # --- the file ---------------------------------------------------------------------------------
 
 EXAMPLE = {

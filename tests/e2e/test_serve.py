@@ -428,8 +428,9 @@ def test_a_check_outliving_its_interval_is_logged_once(pg_url: URL, tmp_path: Pa
                 await tx.rollback()
                 daemon.wait_for(
                     "checks after the lock",
-                    lambda: (daemon.value("driftwatch_checks_total", target="cp") or 0)
-                    >= checks + 3,
+                    lambda: (
+                        (daemon.value("driftwatch_checks_total", target="cp") or 0) >= checks + 3
+                    ),
                 )
                 assert daemon.terminate() == 0
                 return daemon.log()

@@ -179,8 +179,14 @@ def _write_baseline(path: Path, report: Report, existing: Baseline | None) -> Re
 def run_check(args: argparse.Namespace) -> int:
     fail_on = parse_fail_on(args.fail_on)
     settings = load_settings(args.config)
-    targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
     rewrite: Path | None = args.write_baseline
+    # the baseline being written replaces the configured one, which need not exist yet
+    targets = build_targets(
+        settings,
+        names=tuple(args.target),
+        overrides=_overrides(args),
+        read_baselines=rewrite is None,
+    )
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
     report = asyncio.run(check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on))
     if rewrite is not None:

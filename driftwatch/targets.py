@@ -122,7 +122,7 @@ def _resolve_url(ts: TargetSettings) -> URL:
     return parse_url(raw, origin=f"{origin} url")
 
 
-def _from_settings(ts: TargetSettings) -> Target:
+def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target:
     if ts.alembic_ini is None and ts.script_location is None:
         raise ConfigError(f"target {ts.name!r}: set alembic_ini or script_location")
     metadata = tuple(ts.metadata)
@@ -143,7 +143,7 @@ def _from_settings(ts: TargetSettings) -> Target:
         exclude_tables=tuple(ts.exclude_tables),
         compare_type=ts.compare_type,
         compare_server_default=ts.compare_server_default,
-        baseline=_baseline_of(ts),
+        baseline=_baseline_of(ts) if read_baselines else None,
         interval_seconds=ts.interval_seconds,
         connect_timeout_seconds=ts.connect_timeout_seconds,
         statement_timeout_seconds=ts.statement_timeout_seconds,
@@ -244,11 +244,13 @@ def build_targets(
     names: tuple[str, ...] = (),
     overrides: Mapping[str, Any] | None = None,
     cwd: Path | None = None,
+    read_baselines: bool = True,
 ) -> list[Target]:
     """Turn settings into targets, keeping those named (all when none are).
 
     `overrides` (url, alembic_ini, script_location, metadata, baseline from the command
-    line) apply to the one selected target.
+    line) apply to the one selected target. `read_baselines=False` leaves the targets'
+    baseline files unread (`check --write-baseline` makes the file, so it may not exist yet).
     """
     overrides = overrides or {}
     configured = list(settings.targets) or [_zero_config_target(cwd or Path.cwd(), overrides)]
@@ -266,4 +268,4 @@ def build_targets(
             flags = ", ".join("--" + k.replace("_", "-") for k, v in overrides.items() if v)
             raise ConfigError(f"{flags} apply to one target: choose it with --target")
         configured = [_override(configured[0], overrides)]
-    return [_from_settings(ts) for ts in configured]
+    return [_from_settings(ts, read_baselines=read_baselines) for ts in configured]

@@ -220,3 +220,25 @@ def test_bad_baseline_is_one_line_and_exit_2(sqlite_url: URL, tmp_path: Path, ca
     for result, target_name in ((flag, "default"), (toml, "shop"), (serve, "shop")):
         one_line_error(result, f"target '{target_name}': baseline file {path}", says)
     assert not Path(str(sqlite_url.database)).exists()
+
+
+def test_first_baseline_for_a_target_that_already_names_it(pg_url: URL, tmp_path: Path) -> None:
+    """The config may name a baseline that --write-baseline is about to create: writing it is
+    not refused for the file being missing, and the next plain check uses it."""
+    migrate(pg_url, "head")
+    execute(pg_url, DBA_INDEX)
+    target = {"name": "shop", "url": plain_url(pg_url), "script_location": SCRIPTS,
+              "metadata": SHOP_METADATA, "baseline": "shop-baseline.json"}  # fmt: skip
+    config = write_config(tmp_path / "driftwatch.toml", {}, [target])
+    refused = run_driftwatch("check", "--config", str(config), cwd=tmp_path)
+    one_line_error(refused, "shop-baseline.json", "does not exist")
+
+    written = run_driftwatch(
+        "check", "--config", str(config), "--write-baseline", "shop-baseline.json", cwd=tmp_path
+    )
+
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert (tmp_path / "shop-baseline.json").exists()
+    again = run_driftwatch("check", "--config", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "accepted by baseline" in again.stdout

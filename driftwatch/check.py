@@ -114,7 +114,7 @@ def _schema_result(
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
     if seen.diffs is None:
         if reusable is not None and reusable.schema is not None:
-            return reusable.schema
+            return reusable.schema.under(baseline)  # the baseline may have changed meanwhile
         return SchemaResult(compared=False, skipped_reason="comparison not run")
     findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
     return SchemaResult(compared=True, findings=tuple(findings), compared_at=now).under(baseline)

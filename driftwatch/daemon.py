@@ -12,16 +12,18 @@ import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from driftwatch.baseline import read_baseline
 from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
-from driftwatch.errors import DriftwatchError
-from driftwatch.expected import Expected, refresh_scripts
+from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected import Expected, files_signature, refresh_scripts
 from driftwatch.report import TargetReport
 from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
@@ -60,6 +62,12 @@ class Daemon:
         # one engine per target for the daemon's life: NullPool keeps no connection open
         # between checks, and the dialect is set up once instead of on every tick
         self._engines = {t.name: make_engine(t) for t in targets}
+        # the baselines were read with the configuration; a change of their file is re-read
+        self._baseline_signatures = {
+            t.name: files_signature((str(t.baseline_file),))
+            for t in targets
+            if t.baseline_file is not None
+        }
         self._inflight: set[asyncio.Task[None]] = set()
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
         self._stopping = False
@@ -157,6 +165,7 @@ class Daemon:
         started_at = datetime.now(UTC)
         try:
             expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
+            target = await asyncio.to_thread(self._refresh_baseline, target)
         except DriftwatchError as exc:
             return failed_report(target, str(exc), started_at=started_at)
         self._expected[name] = expected
@@ -168,6 +177,31 @@ class Daemon:
             max_age_seconds=self._max_age,
             engine=self._engines[name],
         )
+
+    def _refresh_baseline(self, target: Target) -> Target:
+        """`target` with its baseline file re-read if the file changed since it was read.
+
+        A bad edit fails the target's checks (ConfigError, naming the file) until mended:
+        silently keeping the old baseline would judge drift by rules nobody sees any more.
+        """
+        path = target.baseline_file
+        if path is None:
+            return target
+        signature = files_signature((str(path),))
+        if signature == self._baseline_signatures.get(target.name):
+            return target
+        try:
+            baseline = read_baseline(path)
+        except ConfigError as exc:
+            raise ConfigError(f"target {target.name!r}: {exc}") from None
+        target = replace(target, baseline=baseline)
+        self.targets[target.name] = target
+        self._baseline_signatures[target.name] = signature
+        log.info(
+            "baseline read",
+            extra={"fields": {"target": target.name, "entries": len(baseline.entries)}},
+        )
+        return target
 
     async def _record(self, name: str, report: TargetReport) -> None:
         before = self._states[name]

@@ -48,6 +48,7 @@ class Target:
     compare_type: bool = True
     compare_server_default: bool = False
     baseline: Baseline | None = None  # read and validated with the configuration
+    baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
     interval_seconds: float | None = None
     connect_timeout_seconds: float = 10
     statement_timeout_seconds: float = 30
@@ -144,6 +145,7 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         compare_type=ts.compare_type,
         compare_server_default=ts.compare_server_default,
         baseline=_baseline_of(ts) if read_baselines else None,
+        baseline_file=ts.baseline if read_baselines else None,
         interval_seconds=ts.interval_seconds,
         connect_timeout_seconds=ts.connect_timeout_seconds,
         statement_timeout_seconds=ts.statement_timeout_seconds,

@@ -98,14 +98,25 @@ def report_for(condition: Condition, state: TargetState) -> TargetReport | None:
 
 
 def track_since(
-    since: Mapping[Condition, datetime], present: Mapping[Condition, TargetReport]
+    since: Mapping[Condition, datetime],
+    present: Mapping[Condition, TargetReport],
+    *,
+    known: bool = True,
 ) -> dict[Condition, datetime]:
     """When each present condition was first seen: the start of the first report showing it.
 
-    A condition that goes away and comes back starts again; after a restart the first
-    report of the new process is the first that saw it.
+    A condition that goes away and comes back starts again. `since` may come from before a
+    restart (the state file); until a check of the new process succeeds (`known` false),
+    its revision and schema conditions are kept as they were, since a failing check
+    neither raises nor clears them.
     """
-    return {c: since.get(c, report.started_at) for c, report in present.items()}
+    tracked = {c: since.get(c, report.started_at) for c, report in present.items()}
+    if not known:
+        kept: dict[Condition, datetime] = {
+            c: s for c, s in since.items() if c is not Condition.CHECK_FAILING
+        }
+        tracked = {**kept, **tracked}
+    return tracked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +130,9 @@ class Policy:
     def wants(self, target: str) -> bool:
         return not self.targets or target in self.targets
 
+    def covers(self, target: str, condition: Condition) -> bool:
+        return self.wants(target) and condition in self.conditions
+
 
 def due(
     since: Mapping[Condition, datetime], policy: Policy, now: datetime
@@ -130,6 +144,19 @@ def due(
         if condition in policy.conditions
         and (now - started).total_seconds() >= policy.thresholds.get(condition, 0)
     }
+
+
+def firing_now(
+    since: Mapping[Condition, datetime],
+    announced: Mapping[Condition, datetime],
+    policy: Policy,
+    now: datetime,
+) -> dict[Condition, datetime]:
+    """`due`, and what the receiver was already told and is still present: a threshold
+    raised across a restart does not resolve a condition that has not ended."""
+    firing = due(since, policy, now)
+    held = {c: s for c, s in since.items() if c in announced and c in policy.conditions}
+    return {**held, **firing}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +180,21 @@ class Transition:
         return (self.target, self.condition)
 
 
+def transition(
+    state: TargetState, condition: Condition, *, firing: bool, since: datetime, now: datetime
+) -> Transition:
+    """The message-worth of `condition` of `state` starting (`firing`) or stopping at `now`."""
+    return Transition(
+        target=state.name,
+        labels=state.labels,
+        condition=condition,
+        firing=firing,
+        since=since,
+        at=now,
+        report=report_for(condition, state),
+    )
+
+
 def transitions(
     state: TargetState,
     announced: Mapping[Condition, datetime],
@@ -163,25 +205,13 @@ def transitions(
 
     Resolved messages come first, then firing ones, each in the order of `Condition`.
     """
-
-    def make(condition: Condition, *, is_firing: bool, since: datetime) -> Transition:
-        return Transition(
-            target=state.name,
-            labels=state.labels,
-            condition=condition,
-            firing=is_firing,
-            since=since,
-            at=now,
-            report=report_for(condition, state),
-        )
-
     gone = [
-        make(c, is_firing=False, since=announced[c])
+        transition(state, c, firing=False, since=announced[c], now=now)
         for c in Condition
         if c in announced and c not in firing
     ]
     new = [
-        make(c, is_firing=True, since=firing[c])
+        transition(state, c, firing=True, since=firing[c], now=now)
         for c in Condition
         if c in firing and c not in announced
     ]

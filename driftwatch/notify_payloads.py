@@ -1,16 +1,21 @@
 """Notification bodies: Alertmanager v2 alerts, Slack-compatible text, a generic JSON webhook.
 
-Pure: a `Transition` (and, for Alertmanager, the send time) in, bytes out. The generic
-webhook body is a public contract, versioned by `WEBHOOK_SCHEMA_VERSION` and documented in
-the README; breaking it needs a new version.
+Pure: a `Transition` is rendered once, when it is queued, into a `Message` holding the JSON
+its receiver gets; `encode` turns messages into a request body (for Alertmanager, stamping a
+firing alert's `endsAt` at the send time). A queued message is thus plain data, which the
+state file can keep across a restart. The generic webhook body is a public contract,
+versioned by `WEBHOOK_SCHEMA_VERSION` and documented in the README; breaking it needs a new
+version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from driftwatch import __version__
@@ -23,6 +28,30 @@ WEBHOOK_SCHEMA_VERSION = 1
 SOURCE = "driftwatch"
 MAX_DETAIL = 300  # characters of an error line or a migration message in a message
 SHOWN_FINDINGS = 3
+
+
+class NotifierKind(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One notification as its receiver gets it, fixed when it is queued.
+
+    `body` is JSON-ready and never changed afterwards: a webhook object (with its `id`), a
+    Slack object, or one Alertmanager alert (whose `endsAt`, while firing, is set per send).
+    """
+
+    target: str
+    condition: Condition
+    firing: bool
+    body: Mapping[str, Any]
+
+    @property
+    def key(self) -> tuple[str, Condition]:
+        return (self.target, self.condition)
 
 
 def iso(value: datetime, timespec: str = "seconds") -> str:
@@ -152,10 +181,10 @@ def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> d
     }
 
 
-def alertmanager_body(alerts: Iterable[Transition], *, now: datetime, ttl_seconds: float) -> bytes:
-    return json.dumps(
-        [alertmanager_alert(t, now=now, ttl_seconds=ttl_seconds) for t in alerts]
-    ).encode()
+def _sent_alert(message: Message, *, now: datetime, ttl_seconds: float) -> Mapping[str, Any]:
+    if not message.firing:
+        return message.body
+    return {**message.body, "endsAt": iso(now + timedelta(seconds=ttl_seconds), "milliseconds")}
 
 
 # --- Slack-compatible incoming webhook -----------------------------------------------------
@@ -186,10 +215,6 @@ def slack_text(t: Transition) -> str:
         )
     lasted = _duration((t.at - t.since).total_seconds())
     return f":white_check_mark: *RESOLVED* {head}: {what} (after {lasted}, since {iso(t.since)})"
-
-
-def slack_body(t: Transition) -> bytes:
-    return json.dumps({"text": slack_text(t)}).encode()
 
 
 # --- generic JSON webhook ------------------------------------------------------------------
@@ -226,9 +251,31 @@ def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
     }
 
 
-def webhook_body(t: Transition, *, notifier: str) -> bytes:
-    return json.dumps(webhook_json(t, notifier=notifier)).encode()
+# --- messages ------------------------------------------------------------------------------
 
 
-def batches(items: Sequence[Transition], size: int) -> list[Sequence[Transition]]:
+def render(t: Transition, kind: NotifierKind, *, notifier: str) -> Message:
+    """The message telling `t` to a receiver of `kind` (named `notifier`)."""
+    body: Mapping[str, Any]
+    if kind is NotifierKind.ALERTMANAGER:
+        body = alertmanager_alert(t, now=t.at, ttl_seconds=0)  # a firing endsAt is set per send
+    elif kind is NotifierKind.SLACK:
+        body = {"text": slack_text(t)}
+    else:
+        body = webhook_json(t, notifier=notifier)
+    return Message(target=t.target, condition=t.condition, firing=t.firing, body=body)
+
+
+def encode(
+    messages: Sequence[Message], kind: NotifierKind, *, now: datetime, ttl_seconds: float
+) -> bytes:
+    """The request body sending `messages` at `now` (several only to Alertmanager)."""
+    if kind is NotifierKind.ALERTMANAGER:
+        alerts = [_sent_alert(m, now=now, ttl_seconds=ttl_seconds) for m in messages]
+        return json.dumps(alerts).encode()
+    [message] = messages
+    return json.dumps(message.body).encode()
+
+
+def batches(items: Sequence[Message], size: int) -> list[Sequence[Message]]:
     return [items[i : i + size] for i in range(0, len(items), size)]

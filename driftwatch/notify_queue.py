@@ -1,9 +1,11 @@
 """One notification receiver: its settings, its bounded queue, and the worker delivering it.
 
-The sink side (`Notifier.evaluate`) never awaits: it decides what changed and appends to the
-queue, dropping the oldest message when full. The worker delivers the queue in order, retrying
-what may succeed later with capped exponential backoff, and for Alertmanager re-sends the
-firing alerts so that they do not expire while they are true.
+The sink side (`Notifier.evaluate`) never awaits: it decides what changed and appends the
+rendered message to the queue, dropping the oldest message when full. The worker delivers the
+queue in order, retrying what may succeed later with capped exponential backoff, and for
+Alertmanager re-sends the firing alerts so that they do not expire while they are true.
+What the receiver was told and what is still queued can be saved (`memory`) and given back
+after a restart (`restore`); `on_change` says when it changed.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from driftwatch.notify_conditions import Condition, Policy, Transition, due, report_for, transitions
+from driftwatch.notify_conditions import (
+    Condition,
+    Policy,
+    Transition,
+    firing_now,
+    transition,
+    transitions,
+)
 from driftwatch.notify_delivery import (
     Verdict,
     classify,
@@ -31,7 +39,8 @@ from driftwatch.notify_delivery import (
     retry_after_seconds,
     retry_delay,
 )
-from driftwatch.notify_payloads import alertmanager_body, batches, slack_body, webhook_body
+from driftwatch.notify_payloads import Message, NotifierKind, batches, encode, render
+from driftwatch.notify_state import NotifierMemory
 from driftwatch.state import TargetState
 
 log = logging.getLogger("driftwatch.notify")
@@ -39,12 +48,6 @@ log = logging.getLogger("driftwatch.notify")
 CLOSING_RETRY_SECONDS = 0.5  # retry pace during the shutdown grace
 ALERTMANAGER_BATCH = 64  # alerts per re-send request, as Prometheus sends them
 DROP_LOG_SECONDS = 60.0  # at most one "queue full" warning per notifier per minute
-
-
-class NotifierKind(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    SLACK = "slack"
-    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,25 +80,33 @@ class NotifierStats:
     capacity: int
     sent: int  # messages delivered
     failed: int  # messages the receiver rejected (given up)
-    dropped: int  # messages lost to a full queue or to shutdown
+    dropped: int  # messages lost to a full queue or to shutdown (unless saved)
     errors: int  # failed requests, each retried or given up
 
 
 class Notifier:
-    """One receiver: its dedup state, a bounded queue of transitions, and its worker."""
+    """One receiver: its dedup state, a bounded queue of messages, and its worker."""
 
-    def __init__(self, config: NotifierConfig, *, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: NotifierConfig,
+        *,
+        rng: random.Random,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.config = config
         self._rng = rng
-        self._queue: deque[Transition] = deque()
-        self._current: Transition | None = None
+        self._on_change = on_change  # what `memory()` returns changed
+        self._queue: deque[Message] = deque()
+        self._current: Message | None = None
         self._wakeup = asyncio.Event()
         self._closing = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
         self._announced: dict[str, dict[Condition, datetime]] = {}
-        self._active: dict[tuple[str, Condition], Transition] = {}  # Alertmanager re-sends
+        self._active: dict[tuple[str, Condition], Message] = {}  # Alertmanager re-sends
         self._next_resend: float | None = None
+        self._first_resend_in = config.resend_interval_seconds
         self._last_drop_log: float | None = None
         self._sent = self._failed = self._dropped = self._errors = 0
 
@@ -124,34 +135,75 @@ class Notifier:
         if not self.config.policy.wants(state.name):
             return
         announced = self._announced.get(state.name, {})
-        firing = due(since, self.config.policy, now)
-        for transition in transitions(state, announced, firing, now):
-            self._offer(transition)
-        self._announced[state.name] = {
-            c: announced.get(c, started) for c, started in firing.items()
-        }
+        firing = firing_now(since, announced, self.config.policy, now)
+        for change in transitions(state, announced, firing, now):
+            self._offer(self._render(change))
+        now_announced = {c: announced.get(c, started) for c, started in firing.items()}
+        if now_announced != announced:
+            self._on_change()
+        self._announced[state.name] = now_announced
         if self._alertmanager:  # re-sends describe what is known now
-            for condition in firing:
-                key = (state.name, condition)
-                if key in self._active:
-                    self._active[key] = replace(
-                        self._active[key], report=report_for(condition, state)
-                    )
+            for condition, started in now_announced.items():
+                self._refresh_alert(state, condition, started, now)
 
-    def _offer(self, transition: Transition) -> None:
+    def _render(self, change: Transition) -> Message:
+        return render(change, self.config.kind, notifier=self.config.name)
+
+    def _refresh_alert(
+        self, state: TargetState, condition: Condition, since: datetime, now: datetime
+    ) -> None:
+        change = transition(state, condition, firing=True, since=since, now=now)
+        if change.report is None and change.key in self._active:
+            return  # restored, and no check of this process has succeeded yet: keep it
+        alert = self._render(change)
+        if self._active.get(alert.key) != alert:
+            self._active[alert.key] = alert
+            self._on_change()
+
+    def _offer(self, message: Message) -> None:
         if self._alertmanager:
-            if transition.firing:
-                self._active[transition.key] = transition
+            if message.firing:
+                self._active[message.key] = message
             else:
-                self._active.pop(transition.key, None)
+                self._active.pop(message.key, None)
         if len(self._queue) >= self.config.queue_size:
             self._queue.popleft()
             self._dropped += 1
             self._warn_dropped()
-        self._queue.append(transition)
+        self._queue.append(message)
         self._drained.clear()
         self._wakeup.set()
-        log.debug("notification queued", extra={"fields": _fields(self.config, transition)})
+        self._on_change()
+        log.debug("notification queued", extra={"fields": _fields(self.config, message)})
+
+    # --- across restarts ----------------------------------------------------------------
+
+    def memory(self) -> NotifierMemory:
+        """What the receiver was told and what it has still to be told (the message being
+        delivered first: it is not known to have arrived)."""
+        waiting = [self._current] if self._current is not None else []
+        return NotifierMemory(
+            kind=self.config.kind,
+            announced={t: dict(c) for t, c in self._announced.items() if c},
+            alerts=tuple(self._active.values()),
+            queue=(*waiting, *self._queue),
+        )
+
+    def restore(self, memory: NotifierMemory) -> None:
+        """Take back what a previous process saved (already pruned to this configuration).
+
+        Called before the worker starts. Restored firing alerts are re-sent at once: the
+        time the daemon was down ate into their endsAt.
+        """
+        self._announced = {t: dict(c) for t, c in memory.announced.items()}
+        if self._alertmanager:
+            self._active = {m.key: m for m in memory.alerts}
+            self._first_resend_in = 0.0
+        self._queue.extend(memory.queue[-self.config.queue_size :])
+        self._dropped += len(memory.queue) - len(self._queue)  # queue_size was lowered
+        if self._queue:
+            self._drained.clear()
+            self._wakeup.set()
 
     def _warn_dropped(self) -> None:
         now = time.monotonic()
@@ -187,7 +239,8 @@ class Notifier:
                     "notification could not be built or sent",
                     extra={"fields": _fields(self.config, self._current)},
                 )
-            self._current = None  # left set when cancelled: abandon() counts it as lost
+            self._current = None  # left set when cancelled: saved, or counted as lost
+            self._on_change()
 
     async def _idle(self) -> bool:
         """Wait for work; True when it is time to re-send the firing alerts instead."""
@@ -197,7 +250,7 @@ class Notifier:
         if self._alertmanager and self._active and not self._closing.is_set():
             loop = asyncio.get_running_loop()
             if self._next_resend is None:
-                self._next_resend = loop.time() + self.config.resend_interval_seconds
+                self._next_resend = loop.time() + self._first_resend_in
             timeout = max(0.0, self._next_resend - loop.time())
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout)
@@ -205,20 +258,15 @@ class Notifier:
             return True
         return False
 
-    def _encode(self, transitions: Sequence[Transition]) -> bytes:
-        if self._alertmanager:
-            ttl = 4 * self.config.resend_interval_seconds
-            return alertmanager_body(transitions, now=datetime.now(UTC), ttl_seconds=ttl)
-        [transition] = transitions
-        if self.config.kind is NotifierKind.SLACK:
-            return slack_body(transition)
-        return webhook_body(transition, notifier=self.config.name)
+    def _encode(self, messages: Sequence[Message]) -> bytes:
+        ttl = 4 * self.config.resend_interval_seconds
+        return encode(messages, self.config.kind, now=datetime.now(UTC), ttl_seconds=ttl)
 
-    async def _deliver(self, session: aiohttp.ClientSession, transition: Transition) -> None:
+    async def _deliver(self, session: aiohttp.ClientSession, message: Message) -> None:
         attempt = 0
         while True:
-            verdict, reason, retry_after = await self._post(session, self._encode([transition]))
-            fields = {**_fields(self.config, transition), "attempts": attempt + 1}
+            verdict, reason, retry_after = await self._post(session, self._encode([message]))
+            fields = {**_fields(self.config, message), "attempts": attempt + 1}
             if verdict is Verdict.DELIVERED:
                 self._sent += 1
                 self._schedule_resend()
@@ -304,20 +352,22 @@ class Notifier:
     async def drained(self) -> None:
         await self._drained.wait()
 
-    def abandon(self) -> int:
-        """Count what is still queued as dropped; return how many."""
+    def abandon(self, *, saved: bool) -> int:
+        """Let go of what is still queued, counted as dropped unless it was `saved` for the
+        next start; return how many."""
         left = len(self._queue) + (self._current is not None)
         self._queue.clear()
         self._current = None
-        self._dropped += left
+        if not saved:
+            self._dropped += left
         return left
 
 
-def _fields(config: NotifierConfig, transition: Transition) -> dict[str, object]:
+def _fields(config: NotifierConfig, message: Message) -> dict[str, object]:
     return {
         "notifier": config.name,
         "type": config.kind.value,
-        "target": transition.target,
-        "condition": transition.condition.value,
-        "status": "firing" if transition.firing else "resolved",
+        "target": message.target,
+        "condition": message.condition.value,
+        "status": "firing" if message.firing else "resolved",
     }

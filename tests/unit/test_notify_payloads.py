@@ -7,6 +7,7 @@ import re
 import socket
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -25,10 +26,10 @@ from driftwatch.notify_delivery import (
 )
 from driftwatch.notify_payloads import (
     WEBHOOK_SCHEMA_VERSION,
-    alertmanager_body,
+    NotifierKind,
+    encode,
     message_id,
-    slack_body,
-    webhook_body,
+    render,
     webhook_json,
 )
 from driftwatch.render import target_json
@@ -60,9 +61,15 @@ def transition(
     )
 
 
+def sent(t: Transition, kind: NotifierKind, *, now: datetime = NOW) -> Any:
+    """The JSON a receiver of `kind` gets for `t`, rendered when queued and sent at `now`."""
+    message = render(t, kind, notifier="ops")
+    return json.loads(encode([message], kind, now=now, ttl_seconds=240))
+
+
 def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> None:
     """A firing alert carries the rule's name, severity and runbook, and endsAt ahead of now."""
-    [alert] = json.loads(alertmanager_body([transition(Condition.DRIFT)], now=NOW, ttl_seconds=240))
+    [alert] = sent(transition(Condition.DRIFT), NotifierKind.ALERTMANAGER)
     assert alert["labels"] == {
         "alertname": "DriftwatchSchemaDrift",
         "target": "cp",
@@ -85,7 +92,7 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
 def test_alertmanager_resolved_alert_ends_when_it_was_resolved() -> None:
     """A resolved alert's endsAt is the time it ended, not the time it was sent."""
     gone = transition(Condition.DRIFT, firing=False, report=good(at(900)))
-    [alert] = json.loads(alertmanager_body([gone], now=NOW, ttl_seconds=240))
+    [alert] = sent(gone, NotifierKind.ALERTMANAGER)
     assert alert["endsAt"] == "2026-11-24T06:15:00.000Z"
     assert alert["startsAt"] == "2026-11-24T06:00:00.000Z"
     assert "matches the models again" in alert["annotations"]["description"]
@@ -93,16 +100,16 @@ def test_alertmanager_resolved_alert_ends_when_it_was_resolved() -> None:
 
 def test_slack_says_status_target_condition_and_the_key_detail() -> None:
     """One line of text per message: firing or resolved, the target, the alert, the detail."""
-    pending = json.loads(slack_body(transition(Condition.PENDING)))
+    pending = sent(transition(Condition.PENDING), NotifierKind.SLACK)
     assert list(pending) == ["text"]
     text = pending["text"]
     assert text.startswith(":rotating_light: *FIRING* *DriftwatchMigrationsPending* on `cp`")
     assert "2 migrations pending (database a1, head c3; next b2 'add x')" in text
     assert "#driftwatchmigrationspending|runbook>" in text
-    failing = json.loads(slack_body(transition(Condition.CHECK_FAILING)))["text"]
+    failing = sent(transition(Condition.CHECK_FAILING), NotifierKind.SLACK)["text"]
     assert "target 'cp': connection refused" in failing
-    resolved = json.loads(
-        slack_body(transition(Condition.PENDING, firing=False, report=good(at(900))))
+    resolved = sent(
+        transition(Condition.PENDING, firing=False, report=good(at(900))), NotifierKind.SLACK
     )
     assert resolved["text"].startswith(
         ":white_check_mark: *RESOLVED* *DriftwatchMigrationsPending*"
@@ -114,14 +121,14 @@ def test_slack_says_status_target_condition_and_the_key_detail() -> None:
 def test_slack_escapes_its_markup_characters() -> None:
     """An error line with <, > or & cannot break Slack's link syntax."""
     odd = replace(failed(at(0)), error="bad <value> & more")
-    text = json.loads(slack_body(transition(Condition.CHECK_FAILING, report=odd)))["text"]
+    text = sent(transition(Condition.CHECK_FAILING, report=odd), NotifierKind.SLACK)["text"]
     assert "bad &lt;value&gt; &amp; more" in text
 
 
 def test_generic_webhook_body_is_versioned_and_carries_the_report() -> None:
     """The generic body has the documented keys, and the target's JSON as `check` prints it."""
     t = transition(Condition.DRIFT)
-    body = json.loads(webhook_body(t, notifier="ops"))
+    body = sent(t, NotifierKind.WEBHOOK)
     assert body["schema_version"] == WEBHOOK_SCHEMA_VERSION == 1
     assert body["id"] == message_id(t)
     assert {k: body[k] for k in ("source", "notifier", "status", "target", "condition")} == {
@@ -138,7 +145,7 @@ def test_generic_webhook_body_is_versioned_and_carries_the_report() -> None:
         "labels", "condition", "alertname", "severity", "started_at", "ended_at", "changed_at",
         "summary", "description", "runbook_url", "report",
     ])  # fmt: skip
-    resolved = json.loads(webhook_body(transition(Condition.DRIFT, firing=False), notifier="ops"))
+    resolved = sent(transition(Condition.DRIFT, firing=False), NotifierKind.WEBHOOK)
     assert (resolved["status"], resolved["ended_at"]) == ("resolved", "2026-11-24T06:15:00Z")
     assert resolved["id"] != body["id"]
 
@@ -204,7 +211,7 @@ def test_readme_examples_have_the_real_layout() -> None:
     blocks = [json.loads(b) for lang, b in FENCE.findall(section) if lang == "json"]
     [am_example], hook_example = blocks
     t = transition(Condition.DRIFT)
-    [alert] = json.loads(alertmanager_body([t], now=NOW, ttl_seconds=240))
+    [alert] = sent(t, NotifierKind.ALERTMANAGER)
     assert sorted(am_example) == sorted(alert)
     assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "source"}
     assert sorted(am_example["annotations"]) == sorted(alert["annotations"])

@@ -26,6 +26,7 @@ from driftwatch.logs import configure_logging
 from driftwatch.metrics import DriftCollector, NotificationCollector
 from driftwatch.notify import Notifications
 from driftwatch.notify_config import build_notifiers
+from driftwatch.notify_store import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.server import HttpOptions, parse_listen, start_http
@@ -210,7 +211,15 @@ def run_serve(args: argparse.Namespace) -> int:
     # models and scripts that do not load are bad configuration: refuse to start
     expected = {target.name: load_expected(target) for target in targets}
     known = [t.name for t in settings.targets] or [t.name for t in targets]
-    notifications = Notifications(build_notifiers(settings, known_targets=known))
+    state_file = None if settings.state_file is None else StateFile(settings.state_file)
+    notifications = Notifications(
+        build_notifiers(settings, known_targets=known), state_file=state_file
+    )
+    if state_file is not None:
+        state_file.check_writable()  # a folder it cannot write in is bad configuration
+        saved = state_file.load()
+        if saved is not None:
+            notifications.restore(saved, targets=[t.name for t in targets])
     host, port = parse_listen(settings.listen)
     options = HttpOptions(
         host=host,

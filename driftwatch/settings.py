@@ -193,6 +193,7 @@ class Settings(BaseSettings):
     basic_auth_username: str | None = None
     basic_auth_password: SecretStr | None = None
     basic_auth_password_file: Path | None = None
+    state_file: Path | None = None  # notifications' memory across restarts (notify_store)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -267,7 +268,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 # file paths in a config file are relative to the file, as a reader of the file expects;
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
-    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file"),
+    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file"),
     "targets": ("alembic_ini", "url_file", "script_location", "version_locations", "baseline"),
     "notifiers": ("url_file",),
 }

@@ -95,6 +95,7 @@ def test_relative_paths_in_the_file_start_at_the_file(
         """
 tls_cert_file = "certs/tls.crt"
 tls_key_file = "/abs/tls.key"
+state_file = "state/notifications.json"
 
 [[targets]]
 name = "a"
@@ -111,6 +112,7 @@ url_file = "secrets/hook"
     settings = load_settings(config)
     assert settings.tls_cert_file == folder / "certs" / "tls.crt"
     assert settings.tls_key_file == Path("/abs/tls.key")
+    assert settings.state_file == folder / "state" / "notifications.json"
     [target] = settings.targets
     assert target.url_file == folder / "secrets" / "url"
     assert target.script_location == str(folder / "migrations")

@@ -258,7 +258,9 @@ def render(t: Transition, kind: NotifierKind, *, notifier: str) -> Message:
     """The message telling `t` to a receiver of `kind` (named `notifier`)."""
     body: Mapping[str, Any]
     if kind is NotifierKind.ALERTMANAGER:
-        body = alertmanager_alert(t, now=t.at, ttl_seconds=0)  # a firing endsAt is set per send
+        body = alertmanager_alert(t, now=t.at, ttl_seconds=0)
+        if t.firing:
+            del body["endsAt"]  # set at each send: the body stays the same while it fires
     elif kind is NotifierKind.SLACK:
         body = {"text": slack_text(t)}
     else:

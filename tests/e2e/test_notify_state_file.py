@@ -190,6 +190,38 @@ def test_a_pending_threshold_counts_across_a_restart(pg_url: URL, tmp_path: Path
         assert arrived - restarted < threshold - 1, (arrived - restarted, threshold)
 
 
+def test_alertmanager_re_sends_the_alert_it_had_at_once_after_a_restart(
+    pg_url: URL, tmp_path: Path
+) -> None:
+    """Restarted, the daemon re-sends its firing alert at once (its endsAt ran on meanwhile),
+    with the original startsAt, and otherwise keeps to its re-send interval."""
+    alembic(pg_url, "upgrade", "head")
+    sql(pg_url, "ALTER TABLE agents ADD COLUMN rogue integer")
+    state = tmp_path / "notifications.json"
+    with receiver() as am:
+        config = config_with_notifiers(
+            tmp_path / "dw.toml",
+            pg_url,
+            [{"type": "alertmanager", "url": am.url("/"), "resend_interval_seconds": 60,
+              **QUICK_RETRY}],
+            state_file=str(state),
+        )  # fmt: skip
+        with serve(config, tmp_path) as daemon:
+            am.wait_for("drift firing", accepted(am, 1))
+            alerts = ("notifiers", "alertmanager", "alerts")
+            daemon.wait_for("the state saved", lambda: saved_shows(state, *alerts))
+            stopped(daemon)
+        with serve(config, tmp_path) as daemon:
+            am.wait_for("the re-send", accepted(am, 2), timeout=20)
+            more_checks(daemon, 6)
+            stopped(daemon)
+        assert said(am) == [FIRING, FIRING]  # the second a re-send, not a new alert
+        [[first], [again]] = [r.body for r in am.accepted]
+        assert again["startsAt"] == first["startsAt"]
+        assert again["annotations"] == first["annotations"]
+        assert again["endsAt"] > first["endsAt"]
+
+
 def test_a_corrupt_state_file_is_moved_aside_and_the_daemon_serves(
     pg_url: URL, tmp_path: Path
 ) -> None:

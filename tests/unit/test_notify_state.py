@@ -7,11 +7,13 @@ worker runs: what a receiver would be sent is read from the queues.
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime
 from typing import Any
 
 import pytest
 
+from driftwatch.findings import Finding, FindingKind
 from driftwatch.notify import Notifications, NotifierConfig, NotifierKind
 from driftwatch.notify_conditions import (
     Condition,
@@ -21,6 +23,7 @@ from driftwatch.notify_conditions import (
     track_since,
 )
 from driftwatch.notify_payloads import Message
+from driftwatch.notify_queue import Notifier
 from driftwatch.notify_state import (
     STATE_VERSION,
     NotifierMemory,
@@ -35,6 +38,10 @@ from driftwatch.state import TargetState
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
 SECRET_URL = "https://hooks.example/services/T0/B0/s3cr3t"
+ROGUE_TOO = Finding(
+    kind=FindingKind.EXTRA_INDEX, schema="public", table="agents", name="ix_rogue",
+    expected=None, actual="INDEX (rogue)", message="extra index",
+)  # fmt: skip
 
 
 class Clock:
@@ -192,6 +199,26 @@ def test_alertmanager_keeps_re_sending_what_it_announced() -> None:
     second.check(good(at(120)))
     assert second.sink.notifiers[0].memory().alerts == ()
     assert second.queued()[-1] == ("drift", "resolved")
+
+
+def test_unchanged_ticks_change_nothing_to_save() -> None:
+    """Only a change of what a receiver was told or has queued asks for a write."""
+    changes: list[int] = []
+    am = Notifier(
+        notifier("am", NotifierKind.ALERTMANAGER),
+        rng=random.Random(0),
+        on_change=lambda: changes.append(1),
+    )
+    state = TargetState(name="cp", dialect="postgresql")
+    for tick in range(10):
+        state = state.after(good(at(60 * tick), AT_HEAD, ROGUE))
+        am.evaluate(state, {Condition.DRIFT: at(0)}, at(60 * tick))
+    assert am.memory().alerts[0].body == am.memory().queue[0].body
+    assert "endsAt" not in am.memory().alerts[0].body
+    assert len(changes) == 2  # at the first tick: the message queued, the condition announced
+    state = state.after(good(at(600), AT_HEAD, ROGUE, ROGUE_TOO))
+    am.evaluate(state, {Condition.DRIFT: at(0)}, at(600))
+    assert len(changes) == 3  # the re-sent alert describes the new drift
 
 
 def test_removed_notifiers_targets_and_conditions_are_dropped_with_one_note_each() -> None:

@@ -7,7 +7,10 @@ the same run, on the same database:
 
   alembic compare_metadata      what `alembic check` runs, on a fresh connection (connect
                                 included), compare_type on: the peer every ratio is against
-  driftwatch full check         check_target(target, expected=expected)
+  driftwatch full check         check_target(target, expected=expected, max_age_seconds=3600):
+                                the daemon's full check (fingerprint read before and after)
+  driftwatch check (one-shot)   check_target(target, expected=expected): `driftwatch check`,
+                                which reads no fingerprint
   driftwatch steady-state tick  check_target(..., previous=<full report>, max_age_seconds=3600);
                                 the script stops if it is not a PROBE
   fingerprint query alone       read_fingerprint on an open connection (reference)
@@ -568,8 +571,10 @@ def _require_success(report: TargetReport, what: str) -> None:
 
 
 async def op_full(setup: Setup, meter: Meter) -> None:
+    """The daemon's first check of a target: the comparison, and the fingerprint read
+    before and after it so that later ticks can stand on it."""
     async with meter:
-        report = await check_target(setup.target, expected=setup.expected)
+        report = await check_target(setup.target, expected=setup.expected, max_age_seconds=3600)
     _require_success(report, "the driftwatch full check")
     if report.check_kind is not CheckKind.FULL:
         raise BenchError(f"the full check reported {report.check_kind}, not FULL")
@@ -577,6 +582,15 @@ async def op_full(setup: Setup, meter: Meter) -> None:
         findings = report.schema.findings if report.schema else ()
         print(f"  note: driftwatch reports {len(findings)} finding(s): {findings[:1]!r:.200}")
     setup.full_report = report
+
+
+async def op_check(setup: Setup, meter: Meter) -> None:
+    """`driftwatch check`: the comparison, and no fingerprint (nothing compares with it)."""
+    async with meter:
+        report = await check_target(setup.target, expected=setup.expected)
+    _require_success(report, "the driftwatch one-shot check")
+    if report.check_kind is not CheckKind.FULL or report.fingerprint is not None:
+        raise BenchError(f"the one-shot check reported {report.check_kind}, {report.fingerprint}")
 
 
 async def op_tick(setup: Setup, meter: Meter) -> None:
@@ -637,6 +651,7 @@ async def op_connect(setup: Setup, meter: Meter) -> None:
 OPERATIONS: list[tuple[str, str, Operation]] = [
     ("alembic", "alembic compare_metadata", op_alembic),
     ("full", "driftwatch full check", op_full),
+    ("check", "driftwatch check (one-shot)", op_check),
     ("tick", "driftwatch steady-state tick", op_tick),
     ("fingerprint", "fingerprint query alone", op_fingerprint),
     ("connect", "connect + close alone", op_connect),
@@ -686,7 +701,7 @@ def print_table(
         )
     time_ratios = "   ".join(
         f"{key}/alembic = {_fmt_ratio(medians[key] / medians['alembic'])}"
-        for key in ("full", "tick", "fingerprint")
+        for key in ("full", "tick", "fingerprint", "check")
     )
     print(f"  time (median):    {time_ratios}")
     mem = {k: (memory[k].peak_bytes or 0) for k in memory}

@@ -82,7 +82,14 @@ async def check_target(
         own_engine = engine is None
         engine = engine or make_engine(target)
         try:
-            seen = await observe(engine, target, expected.metadata, decide)
+            # a fingerprint serves only to compare the next check with this one
+            seen = await observe(
+                engine,
+                target,
+                expected.metadata,
+                decide,
+                fingerprint=max_age_seconds is not None,
+            )
         finally:
             if own_engine:
                 await engine.dispose()

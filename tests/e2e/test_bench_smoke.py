@@ -23,13 +23,14 @@ SCRIPT = REPO_ROOT / "bench" / "steady_state.py"
 ROW_LABELS = (
     "alembic compare_metadata",
     "driftwatch full check",
+    "driftwatch check (one-shot)",
     "driftwatch steady-state tick",
     "fingerprint query alone",
     "connect + close alone",
 )
 RATIO_LINE = re.compile(
     r"time \(median\):\s+full/alembic = [0-9.e+-]+x\s+tick/alembic = [0-9.e+-]+x\s+"
-    r"fingerprint/alembic = [0-9.e+-]+x"
+    r"fingerprint/alembic = [0-9.e+-]+x\s+check/alembic = [0-9.e+-]+x"
 )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import URL
 
+from driftwatch.check import check_target
 from driftwatch.collect import make_engine
 from driftwatch.fingerprint import read_fingerprint
 from tests.support.scenarios import execute, migrate, shop_target
@@ -142,3 +144,31 @@ def test_enum_values_move_it_on_postgresql(pg_url: URL) -> None:
     before = fingerprint(pg_url)
     execute(pg_url, "ALTER TYPE mood ADD VALUE 'sad'")
     assert fingerprint(pg_url) != before
+
+
+def test_one_shot_check_reads_no_fingerprint(any_url: URL) -> None:
+    """`driftwatch check` compares nothing with a later check: no fingerprint query is sent;
+    a check the daemon keeps (max_age_seconds) reads it before and after the comparison."""
+    migrate(any_url, "head")
+    target = shop_target(any_url)
+
+    async def statements_of(**options: float) -> tuple[list[str], str | None]:
+        engine = make_engine(target)
+        sent: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(str(a[2])))
+        try:
+            report = await check_target(target, engine=engine, **options)
+        finally:
+            await engine.dispose()
+        assert report.error is None, report.error
+        return sent, report.fingerprint
+
+    def fingerprint_reads(sent: list[str]) -> int:
+        markers = ("md5(coalesce(string_agg", "SUM(CRC32(x))", "PRAGMA schema_version")
+        return sum(any(m in statement for m in markers) for statement in sent)
+
+    one_shot, none = asyncio.run(statements_of())
+    kept, value = asyncio.run(statements_of(max_age_seconds=60))
+
+    assert (fingerprint_reads(one_shot), none) == (0, None)
+    assert fingerprint_reads(kept) == 2 and value is not None

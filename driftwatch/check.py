@@ -58,7 +58,9 @@ async def check_target(
 
     With `previous` and `max_age_seconds`, the full schema comparison is skipped when the
     applied revisions and the schema fingerprint are what `previous` saw and its comparison
-    is younger than `max_age_seconds` (the daemon's cheap steady state). A long-running
+    is younger than `max_age_seconds` (the daemon's cheap steady state). The fingerprint is
+    read only when `max_age_seconds` is given: a report meant to be a later `previous` must
+    come from such a check. A long-running
     caller passes the target's `engine` (from `collect.make_engine`) to keep it between
     checks; it pools nothing, so only the dialect set-up is saved, never a connection.
     """

@@ -17,14 +17,19 @@ from typing import Any
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from alembic.operations.ops import DropTableCommentOp
-from sqlalchemy import MetaData, column, event, inspect, select, table
+from sqlalchemy import MetaData, Table, column, event, inspect, select, table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from driftwatch.catalog import read_catalog
-from driftwatch.compare_catalog import catalog_diffs, enum_schemas, native_enum_uses
+from driftwatch.compare_catalog import (
+    catalog_diffs,
+    enum_schemas,
+    explicit_enum_schemas,
+    native_enum_uses,
+)
 from driftwatch.dberrors import root_cause, translate_errors
 from driftwatch.defaults import server_default_differs
 from driftwatch.errors import VersionTableError
@@ -173,6 +178,11 @@ class Scope:
         named = (default_schema if s is None else s for s in self.schemas)
         return sorted(name for name in named if name is not None)
 
+    def selects(self, table: Table, default_schema: str | None) -> bool:
+        """Whether a models' table is watched (its schema, then include/exclude)."""
+        schema = None if table.schema == default_schema else table.schema
+        return schema in self.schemas and self.table_selected(schema, table.name)
+
     def table_selected(self, schema: str | None, name: str) -> bool:
         qualified = f"{schema}.{name}" if schema else name
         candidates = (name, qualified)
@@ -216,8 +226,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         obj: Any, name: str | None, type_: str, reflected: bool, _other: Any
     ) -> bool:
         if type_ == "table" and not reflected:
-            schema = None if obj.schema == default_schema else obj.schema
-            return schema in scope.schemas and scope.table_selected(schema, str(name))
+            return scope.selects(obj, default_schema)
         return True
 
     context = MigrationContext.configure(
@@ -235,8 +244,9 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
     )
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
-    diffs = list(upgrade_ops.as_diffs()) if upgrade_ops is not None else []
+    diffs: list[Any] = []
     if upgrade_ops is not None:
+        diffs = list(upgrade_ops.as_diffs())
         _restore_dropped_table_comments(upgrade_ops.ops, diffs)
     return diffs + _catalog_diffs(conn, target, metadata, scope)
 
@@ -245,12 +255,7 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
     """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
     dialect = conn.dialect
     default_schema = dialect.default_schema_name
-    tables = [
-        t
-        for t in metadata.tables.values()
-        if (schema := None if t.schema == default_schema else t.schema) in scope.schemas
-        and scope.table_selected(schema, t.name)
-    ]
+    tables = [t for t in metadata.tables.values() if scope.selects(t, default_schema)]
     uses = native_enum_uses(tables, dialect, default_schema) if target.compare_type else []
     live = read_catalog(
         conn,
@@ -258,7 +263,7 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
         check_schemas=scope.schema_names(default_schema),
         tables=[(None if t.schema == default_schema else t.schema, t.name) for t in tables],
     )
-    return catalog_diffs(tables, live, dialect, default_schema, compare_enums=target.compare_type)
+    return catalog_diffs(tables, uses, live, dialect, default_schema)
 
 
 def _restore_dropped_table_comments(operations: list[Any], diffs: list[Any]) -> None:
@@ -307,6 +312,8 @@ async def observe(
         heads = read_database_heads(conn, target)
         scope = watched_scope(target, metadata, default_schema)
         names = scope.schema_names(default_schema) if fingerprint else []
+        if names and metadata is not None and conn.dialect.name == "postgresql":
+            names = sorted({*names, *explicit_enum_schemas(metadata)})
         before = read_fingerprint(conn, names) if names else None
         diffs = None
         if metadata is not None and decide(heads, before):

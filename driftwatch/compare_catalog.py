@@ -20,11 +20,13 @@ extra ones, since the database named that constraint itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, Table
+from sqlalchemy import CheckConstraint, Enum, MetaData, Table
 from sqlalchemy.engine import Dialect
 
 TableKey = tuple[str | None, str]  # (schema, None for the default one; table or type name)
@@ -78,6 +80,18 @@ def native_enum_uses(
     return uses
 
 
+@functools.lru_cache(maxsize=64)
+def explicit_enum_schemas(metadata: MetaData) -> frozenset[str]:
+    """Schemas the models name for their enum types (a daemon's fingerprint watches them too:
+    a label added to a type kept apart from the tables must move it)."""
+    return frozenset(
+        str(column.type.schema)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, Enum) and column.type.schema
+    )
+
+
 def enum_schemas(uses: Iterable[EnumUse], default_schema: str | None) -> set[str]:
     return {
         name
@@ -88,6 +102,8 @@ def enum_schemas(uses: Iterable[EnumUse], default_schema: str | None) -> set[str
 
 def _check_name(constraint: CheckConstraint, dialect: Dialect) -> str | None:
     """The name the constraint has in the database: naming convention and truncation applied."""
+    if constraint.name is None:
+        return None
     try:
         name = dialect.identifier_preparer.format_constraint(constraint, _alembic_quote=False)
     except Exception:  # an over-long explicit name is refused by the dialect
@@ -143,9 +159,21 @@ def enum_type_change(diff: tuple[Any, ...]) -> list[tuple[Any, ...]] | None:
     _tag, schema, table, column, _info, live, model = diff
     if not isinstance(live, Enum) or not isinstance(model, Enum):
         return None
+    if live.name is not None and live.name != model.name:
+        return None  # another type (a PostgreSQL enum renamed): a type change, as alembic says
     name = str(model.name) if model.name else None
     labels = _label_diffs((schema, table, column, name), tuple(model.enums), tuple(live.enums))
     return labels or None  # the same labels in another order: a plain type change
+
+
+def _model_checks(table: Table, dialect: Dialect) -> list[CheckConstraint]:
+    """The CHECK constraints the models create on `dialect`: the table's and its columns',
+    less those a type adds only where it is not native (Enum/Boolean create_constraint)."""
+    found = [c for c in table.constraints if isinstance(c, CheckConstraint)]
+    for column in table.columns:
+        found.extend(c for c in column.constraints if isinstance(c, CheckConstraint))
+    compiler = SimpleNamespace(dialect=dialect)  # what a create rule reads of its compiler
+    return [c for c in found if c._create_rule is None or c._create_rule(compiler)]
 
 
 def check_diffs(
@@ -157,9 +185,7 @@ def check_diffs(
     diffs: list[tuple[Any, ...]] = []
     model_names: set[str | None] = set()
     unnamed = False
-    for constraint in table.constraints:
-        if not isinstance(constraint, CheckConstraint):
-            continue
+    for constraint in _model_checks(table, dialect):
         name = _check_name(constraint, dialect)
         if name is None:
             unnamed = True
@@ -176,17 +202,14 @@ def check_diffs(
 
 def catalog_diffs(
     tables: Iterable[Table],
+    uses: Iterable[EnumUse],
     live: LiveCatalog,
     dialect: Dialect,
     default_schema: str | None,
-    *,
-    compare_enums: bool = True,
 ) -> list[tuple[Any, ...]]:
-    """Diffs of the models' `tables` (those in scope) against the live catalog."""
-    tables = list(tables)
-    diffs = (
-        enum_diffs(native_enum_uses(tables, dialect, default_schema), live) if compare_enums else []
-    )
+    """Diffs of the models' `tables` (those in scope), whose enum columns are `uses` (empty
+    when types are not compared), against the live catalog."""
+    diffs = enum_diffs(uses, live)
     for table in tables:
         diffs.extend(check_diffs(table, live, dialect, default_schema))
     return diffs

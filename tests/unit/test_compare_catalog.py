@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from driftwatch.compare import findings_from_diffs
-from driftwatch.compare_catalog import LiveCatalog, catalog_diffs, native_enum_uses
+from driftwatch.compare_catalog import LiveCatalog, native_enum_uses
+from driftwatch.compare_catalog import catalog_diffs as diffs_with_uses
 from driftwatch.findings import FindingKind
 
 PG = postgresql.dialect()
@@ -61,6 +62,19 @@ AT_HEAD = live(
         ("work", "jobs"): {"jobs_id_check": "CHECK ((id > 0))"},
     },
 )
+
+
+def catalog_diffs(
+    tables: list[sa.Table],
+    catalog: LiveCatalog,
+    dialect: Any,
+    default_schema: str | None,
+    *,
+    compare_enums: bool = True,
+) -> list[Any]:
+    """The comparison as collect runs it: enum columns found first (none without types)."""
+    uses = native_enum_uses(tables, dialect, default_schema) if compare_enums else []
+    return diffs_with_uses(tables, uses, catalog, dialect, default_schema)
 
 
 def kinds(diffs: list[Any], dialect: Any = PG) -> list[tuple[str, str, str | None]]:
@@ -169,3 +183,41 @@ def test_details_of_a_missing_table_are_not_repeated() -> None:
     diffs: list[Any] = [("add_table", RUNS), *catalog_diffs([RUNS], live(), PG, "public")]
 
     assert kinds(diffs) == [("missing_table", "runs", None)]
+
+
+def test_column_level_checks_count_and_type_checks_only_where_created() -> None:
+    """A CHECK on a column is the table's too; Enum/Boolean create_constraint adds one only
+    where the type is not native, so PostgreSQL lacks them without drift."""
+    metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
+    items = sa.Table(
+        "items",
+        metadata,
+        sa.Column("qty", sa.Integer, sa.CheckConstraint("qty >= 0", name="qty")),
+        sa.Column("flag", sa.Boolean(create_constraint=True, name="flag")),
+        sa.Column("state", sa.Enum("a", "b", name="item_state", create_constraint=True)),
+    )
+    bare = sa.Table("bare", sa.MetaData(), sa.Column("n", sa.Integer, sa.CheckConstraint("n > 0")))
+    on_pg = live(
+        enums={(None, "item_state"): ("a", "b")},
+        checks={(None, "items"): {"ck_items_qty": "CHECK ((qty >= 0))"},
+                (None, "bare"): {"bare_n_check": "CHECK ((n > 0))"}},
+    )  # fmt: skip
+
+    assert catalog_diffs([items, bare], on_pg, PG, "public") == []
+    assert kinds(catalog_diffs([items], live(), PG, "public")) == [
+        ("missing_check", "items", "ck_items_qty")
+    ]
+    # MariaDB has no native boolean: that CHECK is created there, and missing if absent
+    assert kinds(catalog_diffs([items], live(checks=on_pg.checks), MY, None), MY) == [
+        ("missing_check", "items", "ck_items_flag")
+    ]
+
+
+def test_a_renamed_enum_type_stays_a_type_change() -> None:
+    """Another enum type in the database is not the models' type with other labels."""
+    live_type = postgresql.ENUM("pending", "done", name="old_status")
+    diff = ("modify_type", None, "runs", "status", {}, live_type, RUNS.c.status.type)
+
+    assert [f.kind for f in findings_from_diffs([[diff]], PG, "public")] == [
+        FindingKind.TYPE_MISMATCH
+    ]

@@ -111,25 +111,35 @@ def _literal(name: str | None) -> str | None:
     return None if name is None else glob.escape(name)
 
 
-def entry_for(finding: Finding, *, reason: str) -> BaselineEntry:
-    """The entry that accepts exactly this finding, pinned to its live side."""
+def entry_for(finding: Finding, *, reason: str, schema: bool = True) -> BaselineEntry:
+    """The entry that accepts exactly this finding, pinned to both its sides: a later change
+    in the database or in the models is drift again. `schema=False` leaves the schema out
+    (on MySQL it is the database's name, which differs between environments)."""
     return BaselineEntry(
         kind=finding.kind,
-        schema=_literal(finding.schema),
+        schema=_literal(finding.schema) if schema else None,
         table=glob.escape(finding.table),
         name=_literal(finding.name),
+        expected=Exact(finding.expected),
         actual=Exact(finding.actual),
         reason=reason,
     )
 
 
-def regenerate(findings: Iterable[Finding], existing: Baseline | None, *, reason: str) -> Baseline:
+def regenerate(
+    findings: Iterable[Finding], existing: Baseline | None, *, reason: str, schema: bool = True
+) -> Baseline:
     """A baseline accepting every finding: the entries of `existing` that still match one,
     as they are written (patterns and reasons kept), then one new entry per finding they
-    leave over, with `reason`. Entries that match nothing are dropped."""
+    leave over, with `reason` (and the schema, unless `schema=False`). Entries that match
+    nothing are dropped."""
     findings = sorted(findings, key=lambda f: f.sort_key)
     kept = [e for e in (existing.entries if existing else ()) if any(map(e.matches, findings))]
-    new = [entry_for(f, reason=reason) for f in findings if not any(e.matches(f) for e in kept)]
+    new = [
+        entry_for(f, reason=reason, schema=schema)
+        for f in findings
+        if not any(e.matches(f) for e in kept)
+    ]
     return Baseline(entries=tuple(dict.fromkeys([*kept, *new])))
 
 

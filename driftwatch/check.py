@@ -162,7 +162,10 @@ def accept_all(
         raise DriftwatchError(
             f"no baseline written: target {report.target!r}: schema not compared ({why})"
         )
-    baseline = regenerate(schema.all_findings(), existing, reason=reason)
+    # a MySQL schema is the database's name: staging's baseline must fit production too
+    baseline = regenerate(
+        schema.all_findings(), existing, reason=reason, schema=report.dialect != "mysql"
+    )
     return baseline, replace(report, schema=schema.under(baseline))
 
 

@@ -152,6 +152,8 @@ def _baseline_to_rewrite(path: Path, targets: list[Target]) -> Baseline | None:
             f"--write-baseline needs exactly one target ({len(targets)} selected: {names}): "
             "choose it with --target"
         )
+    if not path.parent.is_dir():  # say so now, not after a check of many minutes
+        raise ConfigError(f"--write-baseline: folder {path.parent} does not exist")
     if not path.exists():
         return None
     try:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,7 +24,7 @@ from driftwatch.baseline import read_baseline
 from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
 from driftwatch.errors import ConfigError, DriftwatchError
-from driftwatch.expected import Expected, files_signature, refresh_scripts
+from driftwatch.expected import Expected, refresh_scripts
 from driftwatch.report import TargetReport
 from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
@@ -64,9 +65,7 @@ class Daemon:
         self._engines = {t.name: make_engine(t) for t in targets}
         # the baselines were read with the configuration; a change of their file is re-read
         self._baseline_signatures = {
-            t.name: files_signature((str(t.baseline_file),))
-            for t in targets
-            if t.baseline_file is not None
+            t.name: _file_signature(t.baseline_file) for t in targets if t.baseline_file is not None
         }
         self._inflight: set[asyncio.Task[None]] = set()
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
@@ -187,7 +186,7 @@ class Daemon:
         path = target.baseline_file
         if path is None:
             return target
-        signature = files_signature((str(path),))
+        signature = _file_signature(path)
         if signature == self._baseline_signatures.get(target.name):
             return target
         try:
@@ -249,6 +248,16 @@ class Daemon:
         _SCHEDULER_LOG.removeFilter(_quiet_skips)
         for engine in self._engines.values():
             await engine.dispose()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is edited or replaced (a ConfigMap swaps a symlink): the
+    file's own stat, not its folder's, which other files in it would move."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 _SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")

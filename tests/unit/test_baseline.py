@@ -215,6 +215,7 @@ def test_regenerate_keeps_matching_entries_drops_stale_ones_and_adds_the_rest() 
             schema="public",
             table="users",
             name="name",
+            expected=Exact("TEXT"),
             actual=Exact("CHAR(3)"),
             reason="new",
         ),
@@ -399,3 +400,19 @@ def test_write_baseline_new_file_and_unwritable_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot write baseline file .*/nope/b\.json: No such"):
         write_baseline(tmp_path / "nope" / "b.json", Baseline())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json"]
+
+
+def test_generated_entries_pin_the_models_side_too_and_may_leave_the_schema_out() -> None:
+    """An accepted type_mismatch whose models' type then changes is drift again; without
+    the schema, the entry fits the same table in another database (MySQL)."""
+    accepted = finding(FindingKind.TYPE_MISMATCH, "users", "name", expected="TEXT", actual="X")
+    models_moved = finding(FindingKind.TYPE_MISMATCH, "users", "name", expected="INT", actual="X")
+    elsewhere = finding(FindingKind.TYPE_MISMATCH, "users", "name", schema="prod",
+                        expected="TEXT", actual="X")  # fmt: skip
+
+    baseline = regenerate([accepted], None, reason="r")
+    portable = regenerate([accepted], None, reason="r", schema=False)
+
+    assert apply([models_moved], baseline)[0] == (models_moved,)
+    assert apply([elsewhere], baseline)[0] == (elsewhere,)
+    assert apply([elsewhere], portable)[0] == ()

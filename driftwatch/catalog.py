@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import NoSuchTableError
 
-from driftwatch.compare_catalog import LiveCatalog, TableKey
+from driftwatch.compare_catalog import LiveCatalog, TableKey, local_schema
 
 PG_ENUMS = """
 SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
@@ -51,7 +51,7 @@ WHERE t.CONSTRAINT_TYPE = 'CHECK' AND t.TABLE_SCHEMA IN :schemas
 
 
 def _key(conn: Connection, schema: str | None, name: str) -> TableKey:
-    return (None if schema == conn.dialect.default_schema_name else schema, name)
+    return (local_schema(schema, conn.dialect.default_schema_name), name)
 
 
 def read_enum_labels(conn: Connection, schemas: Iterable[str]) -> dict[TableKey, tuple[str, ...]]:

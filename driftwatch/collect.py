@@ -28,6 +28,7 @@ from driftwatch.compare_catalog import (
     catalog_diffs,
     enum_schemas,
     explicit_enum_schemas,
+    local_schema,
     native_enum_uses,
 )
 from driftwatch.dberrors import root_cause, translate_errors
@@ -180,7 +181,7 @@ class Scope:
 
     def selects(self, table: Table, default_schema: str | None) -> bool:
         """Whether a models' table is watched (its schema, then include/exclude)."""
-        schema = None if table.schema == default_schema else table.schema
+        schema = local_schema(table.schema, default_schema)
         return schema in self.schemas and self.table_selected(schema, table.name)
 
     def table_selected(self, schema: str | None, name: str) -> bool:
@@ -198,13 +199,11 @@ class Scope:
 def watched_scope(target: Target, metadata: MetaData | None, default_schema: str | None) -> Scope:
     named: set[str | None]
     if target.schemas:
-        named = {None if s == default_schema else s for s in target.schemas}
+        named = {local_schema(s, default_schema) for s in target.schemas}
     else:
         named = {None}
         if metadata is not None:
-            named |= {
-                None if t.schema == default_schema else t.schema for t in metadata.tables.values()
-            }
+            named |= {local_schema(t.schema, default_schema) for t in metadata.tables.values()}
     return Scope(
         schemas=frozenset(named), include=target.include_tables, exclude=target.exclude_tables
     )
@@ -217,7 +216,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         # called for reflected names before reflection: an excluded table costs nothing
         if type_ == "schema":
-            return (None if name == default_schema else name) in scope.schemas
+            return local_schema(name, default_schema) in scope.schemas
         if type_ == "table":
             return scope.table_selected(parent_names.get("schema_name"), str(name))
         return True
@@ -261,7 +260,7 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
         conn,
         enum_schemas=enum_schemas(uses, default_schema),
         check_schemas=scope.schema_names(default_schema),
-        tables=[(None if t.schema == default_schema else t.schema, t.name) for t in tables],
+        tables=[(local_schema(t.schema, default_schema), t.name) for t in tables],
     )
     return catalog_diffs(tables, uses, live, dialect, default_schema)
 

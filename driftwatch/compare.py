@@ -23,18 +23,6 @@ Diff = tuple[Any, ...]
 # driftwatch's own diffs, for what alembic does not compare (see compare_catalog)
 CATALOG_TAGS = frozenset({"add_enum_values", "remove_enum_values", "add_check", "remove_check"})
 # diff tags handled like another one (the handler looks at the tag itself)
-SAME_HANDLER = {
-    "remove_column": "add_column",
-    "modify_nullable": "modify_type",
-    "modify_default": "modify_type",
-    "modify_comment": "modify_type",
-    "remove_index": "add_index",
-    "remove_constraint": "add_constraint",
-    "add_fk": "add_constraint",
-    "remove_fk": "add_constraint",
-    "remove_enum_values": "add_enum_values",
-    "remove_check": "add_check",
-}
 ONLY_IN_MODELS = "is in the models but not in the database"
 ONLY_IN_DATABASE = "is in the database but not in the models"
 
@@ -258,18 +246,9 @@ class _Translator:
 
     def detail(self, diff: Diff) -> Finding:
         """The finding of a diff below table level (columns, indexes, constraints, enums)."""
-        tag = diff[0]
-        handlers: dict[str, Callable[[], Finding]] = {
-            "add_column": lambda: self.column_presence(tag, diff[1], diff[2], diff[3]),
-            "modify_type": lambda: self.column_change(diff),
-            "add_index": lambda: self.index_diff(tag, diff[1]),
-            "add_constraint": lambda: self.constraint_diff(tag, diff[1]),
-            "add_enum_values": lambda: self.enum_values(diff),
-            "add_check": lambda: self.check_diff(diff),
-        }
-        handler = handlers.get(SAME_HANDLER.get(str(tag), str(tag)))
+        handler = _DETAIL.get(str(diff[0]))
         if handler is not None:
-            return handler()
+            return handler(self, diff)
         return Finding(
             kind=FindingKind.OTHER,
             schema=None,
@@ -277,7 +256,7 @@ class _Translator:
             name=None,
             expected=None,
             actual=None,
-            message=f"unclassified difference: {tag}",
+            message=f"unclassified difference: {diff[0]}",
         )
 
     def constraint_diff(self, tag: str, constraint: Any) -> Finding:
@@ -302,6 +281,26 @@ class _Translator:
             described=described,
             subject=f"{label} {name or described} on {table.name}",
         )
+
+
+_Handler = Callable[[_Translator, Diff], Finding]
+_PRESENCE: _Handler = lambda t, d: t.column_presence(d[0], d[1], d[2], d[3])  # noqa: E731
+_CHANGE: _Handler = lambda t, d: t.column_change(d)  # noqa: E731
+_INDEX: _Handler = lambda t, d: t.index_diff(d[0], d[1])  # noqa: E731
+_CONSTRAINT: _Handler = lambda t, d: t.constraint_diff(d[0], d[1])  # noqa: E731
+_ENUM: _Handler = lambda t, d: t.enum_values(d)  # noqa: E731
+_CHECK: _Handler = lambda t, d: t.check_diff(d)  # noqa: E731
+# diff tag -> the translation of a diff below table level
+_DETAIL: dict[str, _Handler] = {
+    "add_column": _PRESENCE, "remove_column": _PRESENCE,
+    "modify_type": _CHANGE, "modify_nullable": _CHANGE,
+    "modify_default": _CHANGE, "modify_comment": _CHANGE,
+    "add_index": _INDEX, "remove_index": _INDEX,
+    "add_constraint": _CONSTRAINT, "remove_constraint": _CONSTRAINT,
+    "add_fk": _CONSTRAINT, "remove_fk": _CONSTRAINT,
+    "add_enum_values": _ENUM, "remove_enum_values": _ENUM,
+    "add_check": _CHECK, "remove_check": _CHECK,
+}  # fmt: skip
 
 
 def _table_of(diff: Diff, translator: _Translator) -> tuple[str | None, str] | None:

@@ -49,7 +49,8 @@ class EnumUse:
     labels: tuple[str, ...]
 
 
-def _schema(schema: str | None, default_schema: str | None) -> str | None:
+def local_schema(schema: str | None, default_schema: str | None) -> str | None:
+    """A schema as the models write it: None for the database's default one."""
     return None if schema == default_schema else schema
 
 
@@ -70,10 +71,10 @@ def native_enum_uses(
             type_schema = impl.schema
             uses.append(
                 EnumUse(
-                    schema=_schema(table.schema, default_schema),
+                    schema=local_schema(table.schema, default_schema),
                     table=table.name,
                     column=column.name,
-                    type_key=(_schema(type_schema, default_schema), str(impl.name)),
+                    type_key=(local_schema(type_schema, default_schema), str(impl.name)),
                     labels=tuple(impl.enums),
                 )
             )
@@ -179,7 +180,7 @@ def _model_checks(table: Table, dialect: Dialect) -> list[CheckConstraint]:
 def check_diffs(
     table: Table, live: LiveCatalog, dialect: Dialect, default_schema: str | None
 ) -> list[tuple[Any, ...]]:
-    schema = _schema(table.schema, default_schema)
+    schema = local_schema(table.schema, default_schema)
     live_checks = live.checks.get((schema, table.name), {})
     live_names = {_fold(name, dialect): name for name in live_checks if name is not None}
     diffs: list[tuple[Any, ...]] = []

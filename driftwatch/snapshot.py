@@ -1,0 +1,246 @@
+"""Schema snapshots: one database's schema as its server reports it, as plain frozen data.
+
+A snapshot is what `live/` reads from a monitored database and what `expected/` reads from a
+scratch database after `create_all` or a replay; `compare/` diffs two of them. Everything is
+text as the server prints it (types, defaults, index and constraint definitions), so two
+snapshots of the same dialect compare by equality. The default schema of the database the
+snapshot was read from is stored as `None` everywhere (tables, foreign-key targets, types),
+so a snapshot of database `app` and one of a scratch database of another name line up; its
+name is kept in `default_schema` for display.
+
+`to_json` / `from_json` make a snapshot a file (`driftwatch snapshot`, the on-disk cache);
+`SNAPSHOT_FORMAT` changes when the meaning of a field changes, and a file of another
+version is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from driftwatch.errors import DriftwatchError
+
+SNAPSHOT_FORMAT = 1
+
+QualifiedName = tuple[str | None, str]  # (schema, name); schema None is the default schema
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Column:
+    name: str
+    type: str  # as the server formats it: "character varying(50)", "varchar(50)", "INTEGER"
+    nullable: bool
+    default: str | None = None  # the default expression as the server deparses it
+    identity: str | None = None  # "always" / "by default" (PostgreSQL), "auto_increment"
+    generated: str | None = None  # the generation expression of a generated column
+    generated_kind: str | None = None  # "stored" or "virtual"
+    collation: str | None = None  # only when it is not the type's (or table's) default
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrimaryKey:
+    name: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unique:
+    name: str | None
+    columns: tuple[str, ...]
+    definition: str  # the constraint as the server prints it (NULLS NOT DISTINCT, DEFERRABLE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForeignKey:
+    name: str | None
+    columns: tuple[str, ...]
+    referred_schema: str | None
+    referred_table: str
+    referred_columns: tuple[str, ...]
+    on_update: str | None = None  # None: the dialect's default (NO ACTION / RESTRICT)
+    on_delete: str | None = None
+    deferrable: str | None = None  # None, "deferrable", "deferrable initially deferred"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    name: str | None
+    expression: str  # as the server prints it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Index:
+    name: str
+    unique: bool
+    definition: str  # method, keys with their options, INCLUDE and WHERE, as the server prints
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Table:
+    schema: str | None
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: PrimaryKey | None = None
+    uniques: tuple[Unique, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    checks: tuple[Check, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    comment: str | None = None
+
+    @property
+    def key(self) -> QualifiedName:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class View:
+    schema: str | None
+    name: str
+    definition: str  # the query as the server deparses it
+    materialized: bool = False
+    comment: str | None = None
+
+    @property
+    def key(self) -> QualifiedName:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnumType:
+    schema: str | None
+    name: str
+    labels: tuple[str, ...]  # in their sort order
+
+    @property
+    def key(self) -> QualifiedName:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sequence:
+    schema: str | None
+    name: str
+    definition: str  # type, start, increment, bounds, cache, cycle as one comparable text
+    owned_by: str | None = None  # "table.column" of a serial column
+
+    @property
+    def key(self) -> QualifiedName:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """What a snapshot covers: schemas (None: the default one) and table name patterns."""
+
+    schemas: tuple[str | None, ...] = (None,)
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def watches(self, schema: str | None, name: str) -> bool:
+        """Whether the relation `name` of `schema` (None: the default one) is in scope."""
+        if schema not in self.schemas:
+            return False
+        candidates = (name, f"{schema}.{name}") if schema is not None else (name,)
+
+        def matches(patterns: tuple[str, ...]) -> bool:
+            return any(fnmatchcase(c, p) for p in patterns for c in candidates)
+
+        if self.include and not matches(self.include):
+            return False
+        return not matches(self.exclude)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    dialect: str  # "postgresql", "mysql", "sqlite"
+    server_version: str  # "15.19", "10.11.19-MariaDB", "3.40.1"
+    default_schema: str | None  # the name `None` stands for in this database
+    scope: Scope
+    tables: tuple[Table, ...] = ()
+    views: tuple[View, ...] = ()
+    enums: tuple[EnumType, ...] = ()
+    sequences: tuple[Sequence, ...] = ()
+    problems: tuple[str, ...] = ()  # statements a scratch database refused (models side)
+    format: int = SNAPSHOT_FORMAT
+
+    @property
+    def server_major(self) -> int | None:
+        head = self.server_version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+    def schema_name(self, schema: str | None) -> str | None:
+        """The name of `schema` in the database this snapshot was read from."""
+        return self.default_schema if schema is None else schema
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+class SnapshotFormatError(DriftwatchError):
+    """A snapshot file that is not one driftwatch can read."""
+
+
+def to_json(snapshot: Snapshot) -> dict[str, Any]:
+    """A JSON-ready dict; `from_json` turns it back into an equal snapshot."""
+    encoded: dict[str, Any] = _encode(snapshot)
+    return encoded
+
+
+def _encode(obj: Any) -> Any:
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: _encode(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, tuple):
+        return [_encode(item) for item in obj]
+    return obj
+
+
+def from_json(data: object, *, origin: str) -> Snapshot:
+    """Rebuild a snapshot from `to_json`'s output; a one-line error for anything else."""
+    if not isinstance(data, dict):
+        raise SnapshotFormatError(f"{origin}: not a driftwatch snapshot (expected an object)")
+    found = data.get("format")
+    if found != SNAPSHOT_FORMAT:
+        raise SnapshotFormatError(
+            f"{origin}: snapshot format {found!r} is not the one this driftwatch reads "
+            f"({SNAPSHOT_FORMAT}); write it again with this version"
+        )
+    try:
+        snapshot: Snapshot = _decode(Snapshot, data)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise SnapshotFormatError(f"{origin}: not a valid snapshot: {exc}") from None
+    return snapshot
+
+
+def _decode(cls: type, data: object) -> Any:
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be an object")
+    hints = _hints(cls)
+    unknown = set(data) - set(hints)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
+    return cls(**{key: _value(hints[key], value) for key, value in data.items()})
+
+
+def _value(hint: Any, value: object) -> Any:
+    """`value` decoded as the field type `hint` says: a dataclass, a tuple of them, plain."""
+    if value is None:
+        return None
+    inner = [arg for arg in get_args(hint) if arg is not type(None)]
+    if get_origin(hint) is tuple:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return tuple(_value(inner[0], item) for item in value)
+    if get_origin(hint) in (UnionType, Union) and len(inner) == 1:
+        return _value(inner[0], value)
+    if isinstance(hint, type) and is_dataclass(hint):
+        return _decode(hint, value)
+    return value
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)

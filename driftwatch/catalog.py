@@ -2,7 +2,7 @@
 
 Database access, called from `collect` on its connection: one query per kind on PostgreSQL
 and MySQL/MariaDB whatever the number of tables; SQLite reads the CREATE TABLE text it keeps
-locally. The comparison itself is pure, in `compare_catalog`.
+locally. The comparison itself is pure, in `compare.catalog`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import NoSuchTableError
 
-from driftwatch.compare_catalog import LiveCatalog, TableKey, local_schema
+from driftwatch.compare.catalog import LiveCatalog, TableKey, local_schema
 
 PG_ENUMS = """
 SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)

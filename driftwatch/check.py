@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from driftwatch.baseline import Baseline, regenerate
 from driftwatch.collect import Observation, make_engine, observe
-from driftwatch.compare import findings_from_diffs
+from driftwatch.compare.autogenerate import findings_from_diffs
+from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import Expected, load_expected

@@ -16,8 +16,8 @@ from typing import NoReturn
 from prometheus_client import CollectorRegistry
 
 from driftwatch import __version__
-from driftwatch.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.check import accept_all, check_targets
+from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError

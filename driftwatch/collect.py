@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from driftwatch.catalog import read_catalog
-from driftwatch.compare_catalog import (
+from driftwatch.compare.catalog import (
     catalog_diffs,
     enum_schemas,
     explicit_enum_schemas,
     local_schema,
     native_enum_uses,
 )
+from driftwatch.compare.defaults import server_default_differs
 from driftwatch.dberrors import root_cause, translate_errors
-from driftwatch.defaults import server_default_differs
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
 from driftwatch.targets import Target

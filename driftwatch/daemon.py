@@ -20,9 +20,9 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from driftwatch.baseline import read_baseline
 from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
+from driftwatch.compare.baseline import read_baseline
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected import Expected, refresh_scripts
 from driftwatch.report import TargetReport

@@ -27,6 +27,25 @@ class FindingKind(StrEnum):
     EXTRA_ENUM_VALUE = "extra_enum_value"
     MISSING_CHECK = "missing_check"
     EXTRA_CHECK = "extra_check"
+    # what only the snapshot comparison sees (alembic's comparison does not)
+    INDEX_MISMATCH = "index_mismatch"
+    UNIQUE_MISMATCH = "unique_mismatch"
+    FOREIGN_KEY_MISMATCH = "foreign_key_mismatch"
+    PRIMARY_KEY_MISMATCH = "primary_key_mismatch"
+    CHECK_MISMATCH = "check_mismatch"
+    ENUM_ORDER_MISMATCH = "enum_order_mismatch"
+    MISSING_ENUM = "missing_enum"
+    EXTRA_ENUM = "extra_enum"
+    MISSING_SEQUENCE = "missing_sequence"
+    EXTRA_SEQUENCE = "extra_sequence"
+    SEQUENCE_MISMATCH = "sequence_mismatch"
+    MISSING_VIEW = "missing_view"
+    EXTRA_VIEW = "extra_view"
+    VIEW_MISMATCH = "view_mismatch"
+    IDENTITY_MISMATCH = "identity_mismatch"
+    GENERATED_MISMATCH = "generated_mismatch"
+    COLLATION_MISMATCH = "collation_mismatch"
+    MODEL_NOT_CREATED = "model_not_created"  # the scratch database refused a models' statement
     OTHER = "other"  # a difference alembic reports that has no kind of its own yet
 
 
@@ -56,6 +75,24 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.EXTRA_ENUM_VALUE: Severity.WARNING,
     FindingKind.MISSING_CHECK: Severity.ERROR,
     FindingKind.EXTRA_CHECK: Severity.WARNING,
+    FindingKind.INDEX_MISMATCH: Severity.WARNING,
+    FindingKind.UNIQUE_MISMATCH: Severity.ERROR,
+    FindingKind.FOREIGN_KEY_MISMATCH: Severity.ERROR,
+    FindingKind.PRIMARY_KEY_MISMATCH: Severity.ERROR,
+    FindingKind.CHECK_MISMATCH: Severity.ERROR,
+    FindingKind.ENUM_ORDER_MISMATCH: Severity.WARNING,  # sorting and comparisons change
+    FindingKind.MISSING_ENUM: Severity.ERROR,
+    FindingKind.EXTRA_ENUM: Severity.WARNING,
+    FindingKind.MISSING_SEQUENCE: Severity.ERROR,
+    FindingKind.EXTRA_SEQUENCE: Severity.WARNING,
+    FindingKind.SEQUENCE_MISMATCH: Severity.WARNING,
+    FindingKind.MISSING_VIEW: Severity.ERROR,
+    FindingKind.EXTRA_VIEW: Severity.WARNING,
+    FindingKind.VIEW_MISMATCH: Severity.ERROR,
+    FindingKind.IDENTITY_MISMATCH: Severity.ERROR,
+    FindingKind.GENERATED_MISMATCH: Severity.ERROR,
+    FindingKind.COLLATION_MISMATCH: Severity.WARNING,
+    FindingKind.MODEL_NOT_CREATED: Severity.ERROR,
     FindingKind.OTHER: Severity.WARNING,
 }
 

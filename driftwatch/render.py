@@ -9,7 +9,7 @@ from itertools import groupby
 from typing import Any
 
 from driftwatch import __version__
-from driftwatch.baseline import BaselineEntry, entry_document
+from driftwatch.compare.baseline import BaselineEntry, entry_document
 from driftwatch.findings import Finding
 from driftwatch.report import Report, SchemaResult, Status, TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind

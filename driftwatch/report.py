@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from driftwatch.baseline import AcceptedFinding, Baseline, BaselineEntry, apply
+from driftwatch.compare.baseline import AcceptedFinding, Baseline, BaselineEntry, apply
 from driftwatch.findings import Finding
 from driftwatch.revisions import RevisionState, RevisionStateKind
 

@@ -67,7 +67,7 @@ class TargetSettings(BaseModel):
     exclude_tables: StrList = Field(default_factory=list)
     compare_type: bool = True
     compare_server_default: bool = False
-    baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.baseline)
+    baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
     interval_seconds: float | None = Field(default=None, gt=0)
     connect_timeout_seconds: float = Field(default=10, gt=0)
     statement_timeout_seconds: float = Field(default=30, gt=0)

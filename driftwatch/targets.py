@@ -14,7 +14,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from driftwatch.baseline import Baseline, read_baseline
+from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.errors import ConfigError
 from driftwatch.settings import Settings, TargetSettings, read_secret
 

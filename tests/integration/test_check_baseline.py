@@ -11,8 +11,8 @@ import asyncio
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import URL
 
-from driftwatch.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.check import check_target
+from driftwatch.compare.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.findings import FindingKind
 from driftwatch.metrics import DriftCollector
 from driftwatch.render import render_text

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from driftwatch.baseline import (
+from driftwatch.compare.baseline import (
     Baseline,
     BaselineEntry,
     Exact,

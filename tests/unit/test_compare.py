@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import DefaultClause
 
-from driftwatch.compare import findings_from_diffs
+from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.findings import Finding, FindingKind, Severity
 
 PG = postgresql.dialect()

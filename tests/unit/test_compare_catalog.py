@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from driftwatch.compare import findings_from_diffs
-from driftwatch.compare_catalog import LiveCatalog, native_enum_uses
-from driftwatch.compare_catalog import catalog_diffs as diffs_with_uses
+from driftwatch.compare.autogenerate import findings_from_diffs
+from driftwatch.compare.catalog import LiveCatalog, native_enum_uses
+from driftwatch.compare.catalog import catalog_diffs as diffs_with_uses
 from driftwatch.findings import FindingKind
 
 PG = postgresql.dialect()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from driftwatch.baseline import Baseline, BaselineEntry, Exact
+from driftwatch.compare.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.render import JSON_SCHEMA_VERSION, render_json, render_text
 from driftwatch.report import Category, CheckKind, Report, SchemaResult, TargetReport

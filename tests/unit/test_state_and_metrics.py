@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
-from driftwatch.baseline import Baseline, BaselineEntry
+from driftwatch.compare.baseline import Baseline, BaselineEntry
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.metrics import DriftCollector
 from driftwatch.report import CheckKind, SchemaResult, TargetReport

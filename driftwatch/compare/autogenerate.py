@@ -3,7 +3,7 @@
 The input is the documented diff format of `alembic.autogenerate.compare_metadata` (what
 `produce_migrations(...).upgrade_ops.as_diffs()` returns): the "old" side is the live
 database, the "new" side the models; plus driftwatch's own diffs for enum labels and CHECK
-constraints, in the same shape (see `compare_catalog`).
+constraints, in the same shape (see `compare.catalog`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.schema import DefaultClause
 
-from driftwatch.compare_catalog import enum_type_change
+from driftwatch.compare.catalog import enum_type_change
 from driftwatch.findings import Finding, FindingKind
 
 Diff = tuple[Any, ...]
-# driftwatch's own diffs, for what alembic does not compare (see compare_catalog)
+# driftwatch's own diffs, for what alembic does not compare (see compare.catalog)
 CATALOG_TAGS = frozenset({"add_enum_values", "remove_enum_values", "add_check", "remove_check"})
 # diff tags handled like another one (the handler looks at the tag itself)
 ONLY_IN_MODELS = "is in the models but not in the database"

@@ -77,7 +77,7 @@ def test_columns_missing_extra_and_changed() -> None:
                 nullable=True,
                 generated="(id * 2)",
                 generated_kind="stored",
-            ),  # fmt: skip
+            ),
             Column(name="seq", type="integer", nullable=False, identity="always"),
             Column(name="gone", type="text", nullable=True),
         )
@@ -92,7 +92,7 @@ def test_columns_missing_extra_and_changed() -> None:
                 nullable=True,
                 generated="(id * 3)",
                 generated_kind="stored",
-            ),  # fmt: skip
+            ),
             Column(name="seq", type="integer", nullable=False, identity="by default"),
             Column(name="added", type="text", nullable=True),
         )

@@ -69,7 +69,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTab
 import driftwatch
 import driftwatch.check
 from driftwatch.check import check_target
-from driftwatch.expected import Expected, load_expected
+from driftwatch.expected.sources import Expected, load_expected
 from driftwatch.report import CheckKind, TargetReport
 from driftwatch.targets import ASYNC_DRIVERS, Target
 

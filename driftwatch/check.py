@@ -17,7 +17,7 @@ from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
-from driftwatch.expected import Expected, load_expected
+from driftwatch.expected.sources import Expected, load_expected
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,

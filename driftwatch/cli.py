@@ -21,7 +21,7 @@ from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
-from driftwatch.expected import load_expected
+from driftwatch.expected.sources import load_expected
 from driftwatch.logs import configure_logging
 from driftwatch.metrics import DriftCollector, NotificationCollector
 from driftwatch.notify import Notifications

@@ -24,7 +24,7 @@ from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
 from driftwatch.compare.baseline import read_baseline
 from driftwatch.errors import ConfigError, DriftwatchError
-from driftwatch.expected import Expected, refresh_scripts
+from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.report import TargetReport
 from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 import driftwatch
 from driftwatch.check import check_target
 from driftwatch.errors import ConfigError, DriftwatchError
-from driftwatch.expected import load_expected
+from driftwatch.expected.sources import load_expected
 from driftwatch.metrics import DriftCollector
 from driftwatch.report import TargetReport
 from driftwatch.state import TargetState

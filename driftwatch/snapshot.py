@@ -15,7 +15,7 @@ version is refused rather than misread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from fnmatch import fnmatchcase
 from functools import cache
 from types import UnionType
@@ -175,6 +175,18 @@ class Snapshot:
     def schema_name(self, schema: str | None) -> str | None:
         """The name of `schema` in the database this snapshot was read from."""
         return self.default_schema if schema is None else schema
+
+    def within(self, scope: Scope) -> Snapshot:
+        """This snapshot cut down to `scope` (a models' snapshot holds every table)."""
+        watches = scope.watches
+        return replace(
+            self,
+            scope=scope,
+            tables=tuple(t for t in self.tables if watches(t.schema, t.name)),
+            views=tuple(v for v in self.views if watches(v.schema, v.name)),
+            sequences=tuple(s for s in self.sequences if watches(s.schema, s.name)),
+            enums=tuple(e for e in self.enums if e.schema in scope.schemas),
+        )
 
 
 # --- JSON ---------------------------------------------------------------------------------

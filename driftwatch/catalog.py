@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from driftwatch.compare.catalog import LiveCatalog, TableKey, local_schema
+from driftwatch.live.snapshot_mysql import checks_supported
 from driftwatch.live.sqlite_ddl import check_constraints
 
 PG_ENUMS = """
@@ -64,12 +65,6 @@ def read_enum_labels(conn: Connection, schemas: Iterable[str]) -> dict[TableKey,
     return {_key(conn, schema, name): tuple(labels) for schema, name, labels in rows}
 
 
-def _mysql_checks_supported(conn: Connection) -> bool:
-    """CHECK constraints are kept from MariaDB 10.2 and MySQL 8.0.16 (parsed, then lost before)."""
-    version = conn.dialect.server_version_info or ()
-    return version >= ((10, 2) if conn.dialect.is_mariadb else (8, 0, 16))  # type: ignore[attr-defined]
-
-
 def read_checks(
     conn: Connection, schemas: Iterable[str], tables: Iterable[TableKey]
 ) -> dict[TableKey, dict[str | None, str]]:
@@ -91,7 +86,7 @@ def read_checks(
     if dialect == "postgresql" and names:
         for schema, table, name, sql in conn.execute(text(PG_CHECKS), {"schemas": names}):
             keep(schema, table, name, sql)
-    elif dialect == "mysql" and names and _mysql_checks_supported(conn):
+    elif dialect == "mysql" and names and checks_supported(conn):
         query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
         statement = text(query).bindparams(bindparam("schemas", expanding=True))
         for schema, table, name, sql in conn.execute(statement, {"schemas": names}):

@@ -2,18 +2,20 @@
 
 Database access, called from `collect` on its connection: one query per kind on PostgreSQL
 and MySQL/MariaDB whatever the number of tables; SQLite reads the CREATE TABLE text it keeps
-locally. The comparison itself is pure, in `compare.catalog`.
+locally, one query per schema, with the parser the snapshot reader uses (`live.sqlite_ddl`).
+The comparison itself is pure, in `compare.catalog`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, inspect, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import NoSuchTableError
 
 from driftwatch.compare.catalog import LiveCatalog, TableKey, local_schema
+from driftwatch.live.snapshot_mysql import checks_supported
+from driftwatch.live.sqlite_ddl import check_constraints
 
 PG_ENUMS = """
 SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
@@ -63,12 +65,6 @@ def read_enum_labels(conn: Connection, schemas: Iterable[str]) -> dict[TableKey,
     return {_key(conn, schema, name): tuple(labels) for schema, name, labels in rows}
 
 
-def _mysql_checks_supported(conn: Connection) -> bool:
-    """CHECK constraints are kept from MariaDB 10.2 and MySQL 8.0.16 (parsed, then lost before)."""
-    version = conn.dialect.server_version_info or ()
-    return version >= ((10, 2) if conn.dialect.is_mariadb else (8, 0, 16))  # type: ignore[attr-defined]
-
-
 def read_checks(
     conn: Connection, schemas: Iterable[str], tables: Iterable[TableKey]
 ) -> dict[TableKey, dict[str | None, str]]:
@@ -90,20 +86,19 @@ def read_checks(
     if dialect == "postgresql" and names:
         for schema, table, name, sql in conn.execute(text(PG_CHECKS), {"schemas": names}):
             keep(schema, table, name, sql)
-    elif dialect == "mysql" and names and _mysql_checks_supported(conn):
+    elif dialect == "mysql" and names and checks_supported(conn):
         query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
         statement = text(query).bindparams(bindparam("schemas", expanding=True))
         for schema, table, name, sql in conn.execute(statement, {"schemas": names}):
             keep(schema, table, name, sql)
     elif dialect == "sqlite":
-        inspector = inspect(conn)
-        for schema, table in sorted(wanted, key=lambda k: (k[0] or "", k[1])):
-            try:
-                checks = inspector.get_check_constraints(table, schema=schema)
-            except NoSuchTableError:
-                continue  # a missing table, which the comparison reports as such
-            for check in checks:
-                keep(schema, table, check.get("name"), str(check.get("sqltext", "")))
+        quote = conn.dialect.identifier_preparer.quote_identifier
+        for schema in sorted({schema for schema, _ in wanted}, key=lambda s: s or ""):
+            master = f"{quote(schema or 'main')}.sqlite_master"
+            rows = conn.execute(text(f"SELECT name, sql FROM {master} WHERE type = 'table'"))
+            for table, create in rows:
+                for name, condition in check_constraints(create or ""):
+                    keep(schema, table, name, condition)
     return found
 
 

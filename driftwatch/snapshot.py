@@ -153,6 +153,18 @@ class Scope:
             return False
         return not matches(self.exclude)
 
+    def in_database(self, default_schema: str | None) -> Scope:
+        """This scope with the default schema spelled None, even where it was named.
+
+        A scope that names the default schema (`public`, the MySQL database of the URL)
+        watches the same tables as one that says None; a snapshot records the None form, so
+        that snapshots of databases of different names compare equal.
+        """
+        schemas = tuple(None if s == default_schema else s for s in self.schemas)
+        return Scope(
+            schemas=tuple(dict.fromkeys(schemas)), include=self.include, exclude=self.exclude
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:

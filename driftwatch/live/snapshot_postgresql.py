@@ -6,6 +6,8 @@ the relations kept, by oid: an excluded table costs nothing. Every text is the s
 deparsing (format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef,
 pg_get_viewdef), so a snapshot of the live database and one of a scratch database built by
 the same DDL compare by equality. Rows stay plain tuples until they become snapshot objects.
+Every kind of object is sorted by name, as catalog order is creation order: a table built in
+one CREATE TABLE and one built by a chain of migrations give equal snapshots.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from driftwatch.snapshot import (
 )
 
 # relkind: r table, p partitioned table, f foreign table, v view, m materialized view,
-# S sequence. A sequence an identity column owns (deptype 'i') belongs to that column.
+# S sequence. A sequence an identity column owns (deptype 'i') belongs to that column; one a
+# serial column owns (deptype 'a') is in scope with its table.
 RELATIONS = """
 SELECT c.oid, n.nspname, c.relname, c.relkind::text,
        (SELECT d.description FROM pg_description d WHERE d.objoid = c.oid
@@ -44,7 +47,7 @@ SELECT c.oid, n.nspname, c.relname, c.relkind::text,
          s.seqincrement || ' MINVALUE ' || s.seqmin || ' MAXVALUE ' || s.seqmax ||
          ' CACHE ' || s.seqcache || CASE WHEN s.seqcycle THEN ' CYCLE' ELSE '' END
        END,
-       dep.deptype::text, owner.relname, owner_column.attname
+       dep.deptype::text, owner_schema.nspname, owner.relname, owner_column.attname
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
@@ -52,6 +55,7 @@ LEFT JOIN pg_depend dep
   ON c.relkind = 'S' AND dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
   AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
 LEFT JOIN pg_class owner ON owner.oid = dep.refobjid
+LEFT JOIN pg_namespace owner_schema ON owner_schema.oid = owner.relnamespace
 LEFT JOIN pg_attribute owner_column
   ON owner_column.attrelid = dep.refobjid AND owner_column.attnum = dep.refobjsubid
 WHERE n.nspname = ANY(CAST(:schemas AS text[]))
@@ -123,6 +127,7 @@ VIEW_KINDS = frozenset({"v", "m"})
 def read_postgresql(conn: Connection, scope: Scope) -> Snapshot:
     """Snapshot what `scope` watches of a PostgreSQL database (schema None: the default one)."""
     default_schema = conn.dialect.default_schema_name
+    scope = scope.in_database(default_schema)
     names = sorted(
         name for name in (default_schema if s is None else s for s in scope.schemas) if name
     )
@@ -142,11 +147,15 @@ def read_postgresql(conn: Connection, scope: Scope) -> Snapshot:
         viewdef,
         seqdef,
         deptype,
+        owner_nspname,
         owner,
         column,
     ) in conn.execute(text(RELATIONS), {"schemas": names}).all():
         schema = local(nspname)
-        if not scope.watches(schema, relname):
+        if deptype == "a":  # a serial column's sequence: in scope with its table
+            if not scope.watches(local(owner_nspname), owner):
+                continue
+        elif not scope.watches(schema, relname):
             continue
         if relkind in TABLE_KINDS:
             table_rows[oid] = (schema, relname, comment)
@@ -190,10 +199,10 @@ def read_postgresql(conn: Connection, scope: Scope) -> Snapshot:
                 name=name,
                 columns=tuple(columns.get(oid, ())),
                 primary_key=part.primary_key,
-                uniques=tuple(part.uniques),
-                foreign_keys=tuple(part.foreign_keys),
-                checks=tuple(part.checks),
-                indexes=tuple(part.indexes),
+                uniques=tuple(sorted(part.uniques, key=lambda u: u.name or "")),
+                foreign_keys=tuple(sorted(part.foreign_keys, key=lambda f: f.name or "")),
+                checks=tuple(sorted(part.checks, key=lambda c: c.name or "")),
+                indexes=tuple(sorted(part.indexes, key=lambda i: i.name)),
                 comment=comment,
             )
         )

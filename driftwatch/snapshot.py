@@ -63,7 +63,7 @@ class ForeignKey:
     referred_columns: tuple[str, ...]
     on_update: str | None = None  # None: the dialect's default (NO ACTION / RESTRICT)
     on_delete: str | None = None
-    deferrable: str | None = None  # None, "deferrable", "deferrable initially deferred"
+    deferrable: str | None = None  # None, "DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

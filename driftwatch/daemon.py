@@ -67,7 +67,7 @@ class Daemon:
         self._baseline_signatures = {
             t.name: _file_signature(t.baseline_file) for t in targets if t.baseline_file is not None
         }
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # running checks, by target
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
         self._stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -145,16 +145,21 @@ class Daemon:
             return
         task = asyncio.current_task()
         if task is not None:
-            self._inflight.add(task)
+            self._inflight[task] = name
         try:
             async with self._gate:
                 if self._stopping:
                     return
                 report = await self._check(name)
             await self._record(name, report)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # cancelled by drain() after the grace period, which says so in one line; ending
+            # normally keeps APScheduler from logging the cancellation as a job's traceback
         finally:
             if task is not None:
-                self._inflight.discard(task)
+                self._inflight.pop(task, None)
             if name in self._overrunning:
                 self._overrunning.discard(name)
                 log.info("overrun check ended", extra={"fields": {"target": name}})
@@ -224,23 +229,35 @@ class Daemon:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """Stop taking new checks; let running ones finish within the grace period."""
+        """Stop taking new checks; let running ones finish within the grace period, then
+        cancel the rest (one warning naming them)."""
         self._stopping = True
+        # paused, not shut down: shutting APScheduler's asyncio executor down cancels the
+        # running checks at once, whatever the grace
+        if self.scheduler.running:
+            self.scheduler.pause()
+        pending = dict(self._inflight)
+        if pending:
+            log.info(
+                "waiting for running checks",
+                extra={"fields": {"running": len(pending), "grace_seconds": self._grace}},
+            )
+            _done, late = await asyncio.wait(pending, timeout=self._grace)
+            if late:
+                log.warning(
+                    "checks still running after the grace period are cancelled",
+                    extra={
+                        "fields": {
+                            "targets": ",".join(sorted(pending[task] for task in late)),
+                            "grace_seconds": self._grace,
+                        }
+                    },
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=5)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        pending = set(self._inflight)
-        if not pending:
-            return
-        log.info(
-            "waiting for running checks",
-            extra={"fields": {"running": len(pending), "grace_seconds": self._grace}},
-        )
-        _done, late = await asyncio.wait(pending, timeout=self._grace)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=5)
-            log.warning("cancelled checks still running after the grace period")
 
     async def close(self) -> None:
         """Drain, then release the engines."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -268,16 +269,86 @@ def test_steady_state_tick_issues_no_reflection(pg_url: URL, tmp_path: Path) -> 
     assert full_checks == 1
 
 
+async def driftwatch_waits_on_a_lock(watcher: asyncpg.Connection) -> None:
+    """Return once a driftwatch session on the watcher's database waits on a lock: a check is
+    in flight. Watched from a connection of its own, since a transaction sees one snapshot of
+    pg_stat_activity; other databases are left out, where other daemons may wait on locks."""
+    for _ in range(600):
+        waiting = await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'driftwatch' "
+            "AND wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("driftwatch never waited on the lock")
+
+
+def log_lines(text: str) -> list[dict[str, object]]:
+    """The JSON log records of a daemon's output; anything else (a traceback printed
+    outside logging) fails the test, naming the line."""
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}\n{text[-3000:]}") from None
+    return records
+
+
+def test_sigterm_lets_a_running_check_finish_within_the_grace(pg_url: URL, tmp_path: Path) -> None:
+    """A check held up when SIGTERM comes completes within the grace: its result is recorded
+    and logged, the daemon then exits 0, and nothing is cancelled or printed as a traceback."""
+    alembic(pg_url, "upgrade", "head")
+    settings = {**FAST, "shutdown_grace_seconds": 120}
+    slow = target("cp", pg_url, lock_timeout_seconds=120, statement_timeout_seconds=120)
+    config = write_config(tmp_path / "dw.toml", settings, [slow])
+
+    async def stop_while_the_first_check_waits() -> tuple[int, str]:
+        conn = await asyncpg.connect(dsn(pg_url.set(drivername="postgresql")))
+        watcher = await asyncpg.connect(dsn(pg_url.set(drivername="postgresql")))
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            # taken before the daemon starts: its first check waits on it
+            await conn.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            with serve(config, tmp_path) as daemon:
+                await driftwatch_waits_on_a_lock(watcher)
+                daemon.process.send_signal(signal.SIGTERM)
+                # release the lock only once the daemon is draining
+                deadline = time.monotonic() + 60
+                while "waiting for running checks" not in daemon.log():
+                    if daemon.process.poll() is not None or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.1)
+                await tx.rollback()
+                return daemon.process.wait(timeout=60), daemon.log()
+        finally:
+            await conn.close()
+            await watcher.close()
+
+    code, log = asyncio.run(stop_while_the_first_check_waits())
+    assert "Traceback" not in log, log
+    records = log_lines(log)
+    messages = [r["message"] for r in records]
+    assert code == 0, log
+    draining = messages.index("waiting for running checks")
+    # the check that waited finished after SIGTERM and its result was taken in
+    assert [r.get("event") for r in records[draining:] if r.get("event")] == ["in_sync"]
+    assert not [m for m in messages if "cancel" in str(m)], messages
+    assert messages[-1] == "stopped"
+
+
 def test_sigterm_during_a_check_exits_zero_promptly(pg_url: URL, tmp_path: Path) -> None:
-    """A check stuck behind a lock does not hold up shutdown beyond the grace period."""
+    """A check stuck behind a lock does not hold up shutdown beyond the grace period: it is
+    cancelled with one warning naming it, no traceback, exit 0."""
     alembic(pg_url, "upgrade", "head")
     settings = {**FAST, "shutdown_grace_seconds": 1}
     stuck = target("cp", pg_url, lock_timeout_seconds=60, statement_timeout_seconds=60)
     config = write_config(tmp_path / "dw.toml", settings, [stuck])
 
-    async def hold_lock_and_stop() -> tuple[int, float]:
+    async def hold_lock_and_stop() -> tuple[int, float, str]:
         conn = await asyncpg.connect(dsn(pg_url.set(drivername="postgresql")))
-        # a transaction sees one snapshot of pg_stat_activity: watch from another connection
         watcher = await asyncpg.connect(dsn(pg_url.set(drivername="postgresql")))
         try:
             with serve(config, tmp_path) as daemon:
@@ -285,29 +356,26 @@ def test_sigterm_during_a_check_exits_zero_promptly(pg_url: URL, tmp_path: Path)
                 tx = conn.transaction()
                 await tx.start()
                 await conn.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
-                # wait until driftwatch waits on the lock: a check is in flight
-                for _ in range(100):
-                    waiting = await watcher.fetchval(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                        "'driftwatch' AND wait_event_type = 'Lock'"
-                    )
-                    if waiting:
-                        break
-                    await asyncio.sleep(0.1)
-                else:
-                    raise AssertionError("driftwatch never waited on the lock")
+                await driftwatch_waits_on_a_lock(watcher)
                 began = time.monotonic()
                 code = daemon.terminate(timeout=30)
                 elapsed = time.monotonic() - began
                 await tx.rollback()
-                return code, elapsed
+                return code, elapsed, daemon.log()
         finally:
             await conn.close()
             await watcher.close()
 
-    code, elapsed = asyncio.run(hold_lock_and_stop())
+    code, elapsed, log = asyncio.run(hold_lock_and_stop())
     assert code == 0
     assert elapsed < 15, f"shutdown took {elapsed:.1f} s with a 1 s grace period"
+    assert "Traceback" not in log, log
+    records = log_lines(log)
+    cancelled = [r for r in records if "cancel" in str(r["message"])]
+    assert len(cancelled) == 1, cancelled
+    assert cancelled[0]["level"] == "warning"
+    assert cancelled[0]["targets"] == "cp"
+    assert [r for r in records if r["level"] == "error"] == []
 
 
 def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:

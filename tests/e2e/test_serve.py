@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.daemon import serve, write_config
@@ -413,23 +412,6 @@ def test_bad_configuration_exits_2_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "no_such_module" in lines[0]
     assert "Traceback" not in result.stderr
-
-
-@pytest.fixture
-def tls_pair(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    done = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        from tests.support.servers import unavailable  # noqa: PLC0415
-
-        unavailable(f"openssl cannot make a test certificate: {done.stderr[-200:]!r}")
-    return cert, key
 
 
 def test_tls_and_basic_auth_guard_metrics_not_probes(

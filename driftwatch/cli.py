@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import tempfile
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager, redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
@@ -32,6 +34,32 @@ from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
 from driftwatch.server import HttpOptions, parse_listen, start_http
 from driftwatch.settings import basic_auth_password, load_settings
 from driftwatch.targets import Target, build_targets, mask_credentials
+
+
+@contextmanager
+def project_output_to_stderr() -> Iterator[None]:
+    """Send to stderr whatever the project's code writes to stdout (a models module that
+    prints while it is imported), so that stdout carries the report alone.
+
+    At both levels, for the whole process: sys.stdout for Python's writes, and file
+    descriptor 1 for a child process or a C library. The models are imported in worker
+    threads, so a per-thread redirection would miss them; this is safe because nothing of
+    driftwatch writes to stdout while checks run (the CLI prints the report afterwards).
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: there is nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()  # what was written through a stdout object kept from before
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
@@ -191,7 +219,10 @@ def run_check(args: argparse.Namespace) -> int:
         read_baselines=rewrite is None,
     )
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
-    report = asyncio.run(check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on))
+    with project_output_to_stderr():
+        report = asyncio.run(
+            check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on)
+        )
     if rewrite is not None:
         report = _write_baseline(rewrite, report, existing)
     print(render_json(report) if args.format == "json" else render_text(report))

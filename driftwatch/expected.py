@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import sysconfig
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from driftwatch.errors import MetadataError, ScriptsError
+from driftwatch.errors import DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
 from driftwatch.targets import Target
 
@@ -56,18 +58,66 @@ def _prepend_sys_path(paths: list[str]) -> None:
 
 @contextmanager
 def _alembic_errors(what: str) -> Iterator[None]:
+    """Loading scripts runs the project's revision files: whatever they raise, and however
+    they exit, becomes one ScriptsError line (see `_project_code`)."""
+    with _project_code(ScriptsError, what):
+        try:
+            yield
+        except CommandError as exc:
+            raise ScriptsError(f"{what}: {_first_line(exc)}") from None
+        except (SyntaxError, ImportError) as exc:
+            raise ScriptsError(
+                f"{what}: a migration script does not load: {_first_line(exc)}"
+            ) from None
+
+
+@contextmanager
+def _project_code(error: type[DriftwatchError], what: str) -> Iterator[None]:
+    """Run the project's own code (models modules, migration scripts): whatever it raises,
+    and however it exits, becomes one line of `error` naming where it happened.
+
+    BaseException too: a module calling sys.exit(), or raising KeyboardInterrupt,
+    GeneratorExit or a BaseException of its own, would otherwise end `check` silently with
+    its own exit code, or end a daemon's job and freeze its target. Cancellation is not lost
+    by this: the code here is synchronous (a worker thread of the daemon or of `check`), and
+    a task is cancelled at an await, never inside it, so any CancelledError met here was
+    raised by the project.
+    """
     try:
         yield
-    except ScriptsError:
+    except DriftwatchError:
         raise
-    except CommandError as exc:
-        raise ScriptsError(f"{what}: {_first_line(exc)}") from None
-    except (SyntaxError, ImportError) as exc:
-        raise ScriptsError(
-            f"{what}: a migration script does not load: {_first_line(exc)}"
-        ) from None
-    except Exception as exc:  # alembic raises many kinds on broken graphs
-        raise ScriptsError(f"{what}: {type(exc).__name__}: {_first_line(exc)}") from None
+    except BaseException as exc:  # see the docstring
+        raise error(f"{what}: {_raised(exc)}") from None
+
+
+def _raised(exc: BaseException) -> str:
+    """`Type: first line` of what the project's code raised, and where, on one line."""
+    where = _project_frame(exc)
+    return _describe(exc) + (f" (at {where})" if where else "")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+# where the interpreter and the installed packages live: frames there are not the project's
+_LIBRARY_PATHS = tuple(
+    {str(Path(sysconfig.get_path(name)).resolve()) for name in ("stdlib", "purelib", "platlib")}
+)
+_OWN_PATH = str(Path(__file__).resolve().parent)
+
+
+def _project_frame(exc: BaseException) -> str | None:
+    """`file:line` of the innermost frame of the traceback in the project's own files."""
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or filename.startswith((*_LIBRARY_PATHS, _OWN_PATH)):
+            continue
+        found = f"{filename}:{line}"
+    return found
 
 
 def _first_line(exc: BaseException) -> str:
@@ -152,10 +202,8 @@ def _import(module_name: str, origin: str) -> object:
         raise MetadataError(
             f"{origin}: cannot import {module_name!r}: {_first_line(exc)}"
         ) from None
-    except Exception as exc:  # the user's module raised while importing
-        raise MetadataError(
-            f"{origin}: importing {module_name!r} failed: {type(exc).__name__}: {_first_line(exc)}"
-        ) from None
+    except BaseException as exc:  # the module raised or exited (_project_code)
+        raise MetadataError(f"{origin}: importing {module_name!r} failed: {_raised(exc)}") from None
 
 
 def _resolve(path: str, origin: str) -> MetaData:
@@ -176,20 +224,21 @@ def _resolve(path: str, origin: str) -> MetaData:
 def load_metadata(target: Target) -> MetaData | None:
     """Import the target's models and return their MetaData, merged when several are named."""
     origin = f"target {target.name!r} metadata"
-    for module_name in target.imports:
-        _import(module_name, origin)
-    found = [_resolve(path, origin) for path in target.metadata]
-    if not found:
-        return None
-    if len(found) == 1:
-        return found[0]
-    merged = MetaData(naming_convention=found[0].naming_convention)
-    for metadata in found:
-        for table in metadata.tables.values():
-            if table.key in merged.tables:
-                raise MetadataError(f"{origin}: table {table.key!r} is defined twice")
-            table.to_metadata(merged)
-    return merged
+    with _project_code(MetadataError, origin):  # attributes and tables may run its code too
+        for module_name in target.imports:
+            _import(module_name, origin)
+        found = [_resolve(path, origin) for path in target.metadata]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        merged = MetaData(naming_convention=found[0].naming_convention)
+        for metadata in found:
+            for table in metadata.tables.values():
+                if table.key in merged.tables:
+                    raise MetadataError(f"{origin}: table {table.key!r} is defined twice")
+                table.to_metadata(merged)
+        return merged
 
 
 def load_expected(target: Target) -> Expected:

@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from driftwatch.errors import ConfigError
+from driftwatch.secrets import header_secrets, url_secrets, webhook_secrets
 
 DEFAULT_CONFIG_FILE = "driftwatch.toml"
 CONFIG_ENV = "DRIFTWATCH_CONFIG"
@@ -385,3 +386,33 @@ def basic_auth_password(settings: Settings) -> str | None:
         origin="configuration",
         what="basic_auth_password",
     )
+
+
+def configured_secrets(settings: Settings) -> set[str]:
+    """Every secret the configuration names, read from where it is kept: each target's
+    database password (configured targets, selected or not), each notifier's URL and header
+    values, the basic auth password. A source that cannot be read is left out: it fails with
+    its own message where it is used, and what cannot be read cannot be shown either."""
+    found: set[str] = set()
+    for ts in settings.targets:
+        raw = _readable(value=ts.url, env=ts.url_env, file=ts.url_file)
+        found |= url_secrets(raw)
+    for ns in settings.notifiers:
+        found |= webhook_secrets(_readable(value=ns.url, env=ns.url_env, file=ns.url_file))
+        for header in ns.headers.values():
+            found |= header_secrets(header.get_secret_value())
+        for env in ns.headers_env.values():
+            found |= header_secrets(os.environ.get(env, ""))
+    found.add(
+        _readable(value=settings.basic_auth_password, file=settings.basic_auth_password_file) or ""
+    )
+    return found
+
+
+def _readable(
+    *, value: SecretStr | None = None, env: str | None = None, file: Path | None = None
+) -> str | None:
+    try:
+        return read_secret(value=value, env=env, file=file, origin="", what="")
+    except ConfigError:
+        return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,14 +66,6 @@ class Target:
 
 def mask_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
-
-
-CREDENTIALS_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-
-
-def mask_credentials(text: str) -> str:
-    """Mask the password of any URL written in free text (exception messages of others)."""
-    return CREDENTIALS_IN_TEXT.sub(r"\1***@", text)
 
 
 def parse_url(raw: str, *, origin: str) -> URL:

@@ -10,10 +10,11 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from tests.support.daemon import write_config
+from tests.support.daemon import free_port, write_config
 from tests.support.projects import Project, make_project
 from tests.support.scenarios import SHOP, run_driftwatch
 
@@ -129,3 +130,54 @@ def test_models_that_print_leave_the_json_report_alone(project: Project) -> None
     assert report["targets"][0]["status"] == "in_sync"
     for said in ("hello", "to sys.stdout", "to file descriptor 1", "a child process"):
         assert said in result.stderr
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+PASSWORD = "Pw/e2e@9f3b%x"  # characters a URL must escape: it appears in two spellings
+HOOK_TOKEN = "hook-token-5c1d2e"
+
+LEAKING_CODE = """
+import os
+from sqlalchemy.engine import make_url
+
+raw = os.environ["APP_DATABASE_URL"]
+raise RuntimeError(
+    f"cannot use {raw}\\n(password {make_url(raw).password}, hook {os.environ['HOOK_URL']})"
+)
+"""
+
+
+@pytest.mark.parametrize("where", ["models", "revision"])
+def test_errors_raised_by_user_code_never_show_a_secret(project: Project, where: str) -> None:
+    """A models module or revision file whose error quotes the database URL, its password and
+    a notifier's webhook URL: stderr, the text report and the JSON report show none of them."""
+    url = f"postgresql://app:{quote(PASSWORD, safe='')}@127.0.0.1:{free_port()}/app"
+    target: dict[str, Any] = {
+        "url_env": "APP_DATABASE_URL",
+        "script_location": str(project.scripts),
+    }
+    if where == "models":
+        target["metadata"] = project.write_models("leaky_models", LEAKING_CODE)
+    else:
+        project.append_to_revision(LEAKING_CODE)
+        target["metadata"] = project.metadata
+    config = write_config(project.root / "dw.toml", {}, [{"name": "app", **target}])
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write('\n[[notifiers]]\ntype = "slack"\nurl_env = "HOOK_URL"\n')
+    env = {
+        "APP_DATABASE_URL": url,
+        "HOOK_URL": f"https://hooks.example.com/services/{HOOK_TOKEN}",
+    }
+
+    for fmt in ("text", "json"):
+        result = run_driftwatch(
+            "check", "--config", str(config), "--format", fmt, cwd=project.root, env=env
+        )
+
+        line = one_error_line(result, "target 'app'", "RuntimeError: cannot use")
+        assert "app:***@127.0.0.1" in line
+        shown = result.stdout + result.stderr
+        for secret in (PASSWORD, quote(PASSWORD, safe=""), HOOK_TOKEN):
+            assert secret not in shown, fmt
+    assert "***" in by_name(json.loads(result.stdout))["app"]["error"]

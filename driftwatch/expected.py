@@ -20,9 +20,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from driftwatch.errors import DriftwatchError, MetadataError, ScriptsError
+from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
-from driftwatch.targets import Target
+from driftwatch.targets import Target, read_ini
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +68,19 @@ def _alembic_errors(what: str) -> Iterator[None]:
         except (SyntaxError, ImportError) as exc:
             raise ScriptsError(
                 f"{what}: a migration script does not load: {_first_line(exc)}"
+            ) from None
+        except (KeyError, TypeError) as exc:
+            if _project_frame(exc) is not None:
+                raise  # the revision file's own code: _project_code says where
+            # alembic's revision map looks revisions up by the ids the files name
+            if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+                raise ScriptsError(
+                    f"{what}: revision {exc.args[0]!r} is named as a down_revision or "
+                    "depends_on, but no script defines it"
+                ) from None
+            raise ScriptsError(
+                f"{what}: a revision, down_revision or depends_on is not a string or a tuple "
+                f"of strings ({_describe(exc)})"
             ) from None
 
 
@@ -126,10 +139,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _script_directory(target: Target) -> ScriptDirectory:
+    for folder in target.version_locations:
+        if ":" not in folder and not Path(folder).is_dir():
+            raise ScriptsError(
+                f"target {target.name!r}: version_locations: {folder} does not exist"
+            )
     if target.alembic_ini is not None:
         ini = target.alembic_ini.resolve()
         if not ini.is_file():
             raise ScriptsError(f"target {target.name!r}: alembic config {ini} does not exist")
+        try:  # its errors in one line; alembic's are configparser's, many lines long
+            read_ini(ini)
+        except ConfigError as exc:
+            raise ScriptsError(f"target {target.name!r}: {exc}") from None
         config = Config(str(ini))
         # alembic resolves these against the working directory; a monitor runs from anywhere,
         # so anchor relative entries at the ini file's folder (read before path_separator moves)
@@ -174,9 +196,27 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
                 revision=script.revision, parents=parents + depends, message=script.doc
             )
         heads = tuple(directory.get_heads())
+    twice = _defined_twice(heads, [_tuple(r.down_revision) for r in directory.walk_revisions()])
+    if twice:
+        path = directory.get_revision(twice).path
+        raise ScriptsError(
+            f"target {target.name!r}: migration scripts: revision {twice!r} is defined by "
+            f"more than one script (one is {path})"
+        )
     if not revisions:
         raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
     return ScriptGraph(revisions=revisions, heads=heads), tuple(files)
+
+
+def _defined_twice(heads: tuple[str, ...], parents: list[tuple[str, ...]]) -> str | None:
+    """A revision id two scripts define, if any.
+
+    alembic only warns, and keeps the script it read last; the other stays behind as a head
+    of its own. So a duplicated id shows in the heads twice, or as a head that a script
+    revises (which a real head never is).
+    """
+    revised = {parent for down in parents for parent in down}
+    return next((h for h in heads if heads.count(h) > 1 or h in revised), None)
 
 
 def _revision_id(directory: ScriptDirectory, name: str) -> str:
@@ -206,10 +246,18 @@ def _import(module_name: str, origin: str) -> object:
         raise MetadataError(f"{origin}: importing {module_name!r} failed: {_raised(exc)}") from None
 
 
+def _dotted(name: str) -> bool:
+    """`name` is a dotted Python name (`app.models`): no blank, no leading dot."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
 def _resolve(path: str, origin: str) -> MetaData:
     module_name, sep, attr_path = path.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise MetadataError(f"{origin}: {path!r} is not of the form module:attribute")
+    if not sep or not _dotted(module_name) or not _dotted(attr_path):
+        raise MetadataError(
+            f"{origin}: {path!r} is not of the form module:attribute "
+            "(dotted Python names, as in app.models:Base.metadata)"
+        )
     obj = _import(module_name, origin)
     for attr in attr_path.split("."):
         try:
@@ -226,6 +274,8 @@ def load_metadata(target: Target) -> MetaData | None:
     origin = f"target {target.name!r} metadata"
     with _project_code(MetadataError, origin):  # attributes and tables may run its code too
         for module_name in target.imports:
+            if not _dotted(module_name):
+                raise MetadataError(f"{origin}: imports: {module_name!r} is not a module name")
             _import(module_name, origin)
         found = [_resolve(path, origin) for path in target.metadata]
         if not found:

@@ -17,7 +17,7 @@ from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
-from driftwatch.expected import Expected, load_expected
+from driftwatch.expected import Expected, describe_raised, load_expected, project_frame
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -102,6 +102,9 @@ async def check_target(
         if _must_propagate(exc):
             raise
         log.debug("internal error checking %s", target.name, exc_info=True)
+        if project_frame(exc) is not None:  # e.g. a custom type of the models, compared
+            detail = scrub(describe_raised(exc), target)
+            return report(error=f"target {target.name!r}: the project's code failed: {detail}")
         detail = scrub(f"{type(exc).__name__}: {exc}", target)
         return report(error=f"target {target.name!r}: internal error: {detail}")
 

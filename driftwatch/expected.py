@@ -70,7 +70,7 @@ def _alembic_errors(what: str) -> Iterator[None]:
                 f"{what}: a migration script does not load: {_first_line(exc)}"
             ) from None
         except (KeyError, TypeError) as exc:
-            if _project_frame(exc) is not None:
+            if project_frame(exc) is not None:
                 raise  # the revision file's own code: _project_code says where
             # alembic's revision map looks revisions up by the ids the files name
             if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
@@ -101,12 +101,12 @@ def _project_code(error: type[DriftwatchError], what: str) -> Iterator[None]:
     except DriftwatchError:
         raise
     except BaseException as exc:  # see the docstring
-        raise error(f"{what}: {_raised(exc)}") from None
+        raise error(f"{what}: {describe_raised(exc)}") from None
 
 
-def _raised(exc: BaseException) -> str:
+def describe_raised(exc: BaseException) -> str:
     """`Type: first line` of what the project's code raised, and where, on one line."""
-    where = _project_frame(exc)
+    where = project_frame(exc)
     return _describe(exc) + (f" (at {where})" if where else "")
 
 
@@ -122,7 +122,7 @@ _LIBRARY_PATHS = tuple(
 _OWN_PATH = str(Path(__file__).resolve().parent)
 
 
-def _project_frame(exc: BaseException) -> str | None:
+def project_frame(exc: BaseException) -> str | None:
     """`file:line` of the innermost frame of the traceback in the project's own files."""
     found = None
     for frame, line in traceback.walk_tb(exc.__traceback__):
@@ -243,7 +243,9 @@ def _import(module_name: str, origin: str) -> object:
             f"{origin}: cannot import {module_name!r}: {_first_line(exc)}"
         ) from None
     except BaseException as exc:  # the module raised or exited (_project_code)
-        raise MetadataError(f"{origin}: importing {module_name!r} failed: {_raised(exc)}") from None
+        raise MetadataError(
+            f"{origin}: importing {module_name!r} failed: {describe_raised(exc)}"
+        ) from None
 
 
 def _dotted(name: str) -> bool:

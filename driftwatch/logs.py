@@ -80,7 +80,11 @@ class SecretFilter(logging.Filter):
         self.scrub = scrub
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.scrub(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it, as it always does
+            return True
+        record.msg, record.args = self.scrub(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -18,8 +18,17 @@ from sqlalchemy.engine import URL
 
 MASK = "***"
 CREDENTIALS_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# query parameters that carry a secret (libpq takes `?password=`, and `sslpassword`)
+SECRET_QUERY_KEY = re.compile(r"pass|secret|token", re.IGNORECASE)
 # the password of a URL as written, whatever its escaping: between `user:` and `@`
 _WRITTEN_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
+
+
+def mask_url(url: URL) -> str:
+    """The URL to show: its password and the query values that are secrets masked."""
+    secret = {key: MASK for key in url.query if SECRET_QUERY_KEY.search(key)}
+    rendered = url.update_query_dict(secret).render_as_string(hide_password=True)
+    return rendered.replace(quote_plus(MASK), MASK) if secret else rendered
 
 
 def mask_credentials(text: str) -> str:
@@ -67,7 +76,12 @@ def url_secrets(url: URL | str | None) -> set[str]:
     if url is None:
         return set()
     if isinstance(url, URL):
-        return _password_spellings(None if url.password is None else str(url.password))
+        found = _password_spellings(None if url.password is None else str(url.password))
+        for key, value in url.query.items():
+            if SECRET_QUERY_KEY.search(key):
+                for one in (value,) if isinstance(value, str) else value:
+                    found |= _password_spellings(one)
+        return found
     written = _WRITTEN_PASSWORD.search(url)
     if written is None:
         return set()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 
 from driftwatch.baseline import Baseline, read_baseline
 from driftwatch.errors import ConfigError
+from driftwatch.secrets import mask_url
 from driftwatch.settings import Settings, TargetSettings, not_text, read_secret
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
@@ -62,10 +63,6 @@ class Target:
     @property
     def safe_url(self) -> str:
         return mask_url(self.url)
-
-
-def mask_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
 
 
 def parse_url(raw: str, *, origin: str) -> URL:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from driftwatch.logs import JsonFormatter, SecretFilter, TextFormatter
-from driftwatch.secrets import scrubber, url_secrets, webhook_secrets
+from driftwatch.secrets import mask_url, scrubber, url_secrets, webhook_secrets
 from driftwatch.settings import configured_secrets, load_settings
 
 
@@ -33,6 +33,14 @@ def test_a_password_that_is_a_word_leaves_longer_words_alone() -> None:
     assert scrub("postgresql://postgres@db: password postgres failed") == (
         "postgresql://***@db: password *** failed"
     )
+
+
+def test_a_password_given_as_a_query_parameter_is_a_secret_too() -> None:
+    """`?password=` (libpq takes it) is masked in the URL shown and in error texts."""
+    url = make_url("postgresql+asyncpg://app@db/app?password=qu%2Fery-pw&ssl=require")
+
+    assert mask_url(url) == "postgresql+asyncpg://app@db/app?password=***&ssl=require"
+    assert scrubber(url_secrets(url))("auth with qu/ery-pw failed") == "auth with *** failed"
 
 
 def test_a_webhook_url_is_secret_as_a_whole() -> None:

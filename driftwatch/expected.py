@@ -185,37 +185,38 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
     Also returns the files read, so a long-running caller can tell when they change.
     """
     files: list[str] = []
-    with _alembic_errors(f"target {target.name!r}: migration scripts"):
+    revised: set[str] = set()  # every down_revision, to tell a real head (see _defined_twice)
+    what = f"target {target.name!r}: migration scripts"
+    with _alembic_errors(what):
         directory = _script_directory(target)
         revisions: dict[str, ScriptRevision] = {}
         for script in directory.walk_revisions():
             files.append(script.path)
             parents = _tuple(script.down_revision)
+            revised.update(parents)
             depends = tuple(_revision_id(directory, dep) for dep in _tuple(script.dependencies))
             revisions[script.revision] = ScriptRevision(
                 revision=script.revision, parents=parents + depends, message=script.doc
             )
         heads = tuple(directory.get_heads())
-    twice = _defined_twice(heads, [_tuple(r.down_revision) for r in directory.walk_revisions()])
-    if twice:
-        path = directory.get_revision(twice).path
-        raise ScriptsError(
-            f"target {target.name!r}: migration scripts: revision {twice!r} is defined by "
-            f"more than one script (one is {path})"
-        )
+        twice = _defined_twice(heads, revised)
+        if twice is not None:
+            raise ScriptsError(
+                f"{what}: revision {twice!r} is defined by more than one script "
+                f"(one is {directory.get_revision(twice).path})"
+            )
     if not revisions:
         raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
     return ScriptGraph(revisions=revisions, heads=heads), tuple(files)
 
 
-def _defined_twice(heads: tuple[str, ...], parents: list[tuple[str, ...]]) -> str | None:
-    """A revision id two scripts define, if any.
+def _defined_twice(heads: tuple[str, ...], revised: set[str]) -> str | None:
+    """A revision id two scripts define, if any (`revised`: every down_revision).
 
     alembic only warns, and keeps the script it read last; the other stays behind as a head
     of its own. So a duplicated id shows in the heads twice, or as a head that a script
     revises (which a real head never is).
     """
-    revised = {parent for down in parents for parent in down}
     return next((h for h in heads if heads.count(h) > 1 or h in revised), None)
 
 

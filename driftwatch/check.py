@@ -17,7 +17,7 @@ from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
-from driftwatch.expected import Expected, load_expected
+from driftwatch.expected import Expected, describe_raised, load_expected, project_frame
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -97,8 +97,14 @@ async def check_target(
                 await engine.dispose()
     except DriftwatchError as exc:
         return report(error=str(exc))
-    except Exception as exc:  # a bug must not take the other targets or the daemon down
+    except BaseException as exc:  # a bug, or the project's code (a custom type)
+        # exiting, must not take the other targets or the daemon down
+        if _must_propagate(exc):
+            raise
         log.debug("internal error checking %s", target.name, exc_info=True)
+        if project_frame(exc) is not None:  # e.g. a custom type of the models, compared
+            detail = scrub(describe_raised(exc), target)
+            return report(error=f"target {target.name!r}: the project's code failed: {detail}")
         detail = scrub(f"{type(exc).__name__}: {exc}", target)
         return report(error=f"target {target.name!r}: internal error: {detail}")
 
@@ -110,6 +116,21 @@ async def check_target(
         schema=_schema_result(seen, expected, reusable, started_at, target.baseline),
         fingerprint=seen.fingerprint,
     )
+
+
+def _must_propagate(exc: BaseException) -> bool:
+    """Signals to the program rather than failures of one check: Ctrl-C, the coroutine being
+    closed, and the cancellation of this very task (the daemon stopping, `check` interrupted).
+
+    A CancelledError while the task is not being cancelled was raised by someone's code, not
+    delivered by asyncio: it fails the check like any other error.
+    """
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+        return True
+    if isinstance(exc, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is None or task.cancelling() > 0
+    return False
 
 
 def _schema_result(

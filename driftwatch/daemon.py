@@ -26,6 +26,7 @@ from driftwatch.collect import make_engine
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected import Expected, refresh_scripts
 from driftwatch.report import TargetReport
+from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
 
@@ -48,8 +49,10 @@ class Daemon:
         concurrency: int,
         shutdown_grace_seconds: float,
         on_events: Sequence[EventSink] = (),
+        scrub: Scrubber = NO_KNOWN_SECRETS,
     ) -> None:
         self.targets = {t.name: t for t in targets}
+        self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
         self._interval = interval_seconds
         self._jitter = jitter_seconds
@@ -208,6 +211,9 @@ class Daemon:
         return target
 
     async def _record(self, name: str, report: TargetReport) -> None:
+        # the one door into the daemon's state: /report, metrics, logs and notifications
+        # all read from there, so a secret quoted by an error is masked once, here
+        report = report.scrubbed(self._scrub)
         before = self._states[name]
         after = before.after(report)
         self._states[name] = after

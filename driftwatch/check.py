@@ -95,6 +95,9 @@ async def check_target(
         finally:
             if own_engine:
                 await engine.dispose()
+        # translating what was seen runs the models' own SQL constructs: inside the net too
+        revision = revision_state(expected.scripts, seen.database_heads)
+        schema = _schema_result(seen, expected, reusable, started_at, target.baseline)
     except DriftwatchError as exc:
         return report(error=str(exc))
     except Exception as exc:  # a bug must not take the other targets or the daemon down
@@ -106,8 +109,8 @@ async def check_target(
         check_kind=CheckKind.FULL
         if seen.diffs is not None or reusable is None
         else CheckKind.PROBE,
-        revision=revision_state(expected.scripts, seen.database_heads),
-        schema=_schema_result(seen, expected, reusable, started_at, target.baseline),
+        revision=revision,
+        schema=schema,
         fingerprint=seen.fingerprint,
     )
 

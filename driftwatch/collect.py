@@ -32,7 +32,7 @@ from driftwatch.compare_catalog import (
     native_enum_uses,
 )
 from driftwatch.dberrors import root_cause, translate_errors
-from driftwatch.defaults import server_default_differs
+from driftwatch.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
 from driftwatch.targets import Target
@@ -228,12 +228,16 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
             return scope.selects(obj, default_schema)
         return True
 
+    plugins = ["alembic.autogenerate.*"]
+    if target.compare_server_default:
+        plugins.append(SERVER_DEFAULTS_PLUGIN)  # decides server defaults first (see defaults)
     context = MigrationContext.configure(
         connection=conn,
         opts={
             "target_metadata": metadata,
             "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default and server_default_differs,
+            "compare_server_default": target.compare_server_default,
+            "autogenerate_plugins": plugins,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
             "include_object": include_object,

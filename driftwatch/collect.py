@@ -20,7 +20,7 @@ from alembic.operations.ops import DropTableCommentOp
 from sqlalchemy import MetaData, Table, column, event, inspect, select, table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from driftwatch.catalog import read_catalog
@@ -31,7 +31,7 @@ from driftwatch.compare_catalog import (
     local_schema,
     native_enum_uses,
 )
-from driftwatch.dberrors import root_cause, translate_errors
+from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_errors
 from driftwatch.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
@@ -77,7 +77,7 @@ def make_engine(target: Target) -> AsyncEngine:
             },
         }
     elif target.dialect == "mysql":
-        connect_args = {"connect_timeout": max(1, round(target.connect_timeout_seconds))}
+        connect_args = {"connect_timeout": target.connect_timeout_seconds}
     elif target.dialect == "sqlite":
         # mode=ro: a wrong path must fail, not create an empty database file; the path is
         # percent-encoded, or a '?' or '#' in it would end the path and drop mode=ro
@@ -332,7 +332,29 @@ async def observe(
         )
 
     with translate_errors(target):
-        async with asyncio.timeout(target.check_timeout_seconds), engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await conn.run_sync(visit)
+        async with asyncio.timeout(target.check_timeout_seconds):
+            conn = await connect(engine, target)
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await conn.run_sync(visit)
+            finally:
+                await conn.close()
     raise AssertionError("unreachable")  # pragma: no cover - translate_errors always raises
+
+
+async def connect(engine: AsyncEngine, target: Target) -> AsyncConnection:
+    """A connection with its session set up, within the target's connect timeout.
+
+    The drivers' own timeouts do not cover everything: aiomysql bounds the TCP connect only,
+    not a server that accepts and never sends its greeting, and asyncpg's did not fire on
+    such a server either. Every timeout in this phase is the connect timeout.
+    """
+    try:
+        async with asyncio.timeout(target.connect_timeout_seconds):
+            return await engine.connect()
+    except Exception as exc:
+        # ours is a bare TimeoutError; a driver's may come wrapped (aiomysql's in an
+        # OperationalError, itself in SQLAlchemy's)
+        if isinstance(exc, TimeoutError) or isinstance(root_cause(exc), TimeoutError):
+            raise ConnectTimeoutError from None
+        raise

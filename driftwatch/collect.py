@@ -35,6 +35,11 @@ from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_error
 from driftwatch.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
+from driftwatch.privileges import (
+    check_missing_readable,
+    check_schema_usage,
+    schemas_granted_table_by_table,
+)
 from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
@@ -245,16 +250,31 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
             "version_table_schema": target.version_table_schema,
         },
     )
+    watched = scope.schema_names(default_schema)
+    check_schema_usage(conn, target, watched)
+    table_by_table = schemas_granted_table_by_table(conn, watched)
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     diffs: list[Any] = []
     if upgrade_ops is not None:
         diffs = list(upgrade_ops.as_diffs())
         _restore_dropped_table_comments(upgrade_ops.ops, diffs)
-    return diffs + _catalog_diffs(conn, target, metadata, scope)
+    missing = [
+        (str(d[1].schema or default_schema), d[1].name)
+        for d in diffs
+        if isinstance(d, tuple) and d[0] == "add_table"
+    ]
+    check_missing_readable(conn, target, missing, table_by_table)
+    return diffs + _catalog_diffs(conn, target, metadata, scope, table_by_table)
 
 
-def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
+def _catalog_diffs(
+    conn: Connection,
+    target: Target,
+    metadata: MetaData,
+    scope: Scope,
+    table_by_table: frozenset[str],
+) -> list[Any]:
     """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
     dialect = conn.dialect
     default_schema = dialect.default_schema_name
@@ -265,6 +285,7 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
         enum_schemas=enum_schemas(uses, default_schema),
         check_schemas=scope.schema_names(default_schema),
         tables=[(local_schema(t.schema, default_schema), t.name) for t in tables],
+        table_by_table=table_by_table,
     )
     return catalog_diffs(tables, uses, live, dialect, default_schema)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.baseline import Baseline, regenerate
+from driftwatch.bounds import clip
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
@@ -102,7 +103,7 @@ async def check_target(
         return report(error=str(exc))
     except Exception as exc:  # a bug must not take the other targets or the daemon down
         log.debug("internal error checking %s", target.name, exc_info=True)
-        detail = scrub(f"{type(exc).__name__}: {exc}", target)
+        detail = clip(scrub(f"{type(exc).__name__}: {exc}", target))  # scrubbed whole, then cut
         return report(error=f"target {target.name!r}: internal error: {detail}")
 
     return report(

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.schema import DefaultClause
 
+from driftwatch.bounds import clip, clip_optional
 from driftwatch.compare_catalog import enum_type_change
 from driftwatch.findings import Finding, FindingKind
 
@@ -131,14 +132,15 @@ class _Translator:
         actual: str | None,
         message: str,
     ) -> Finding:
+        # every field may carry database text of any length (a comment, a CHECK clause)
         return Finding(
             kind=kind,
-            schema=self.schema(schema),
-            table=table,
-            name=name,
-            expected=expected,
-            actual=actual,
-            message=message,
+            schema=clip_optional(self.schema(schema)),
+            table=clip(table),
+            name=clip_optional(name),
+            expected=clip_optional(expected),
+            actual=clip_optional(actual),
+            message=clip(message),
         )
 
     def presence(
@@ -287,7 +289,7 @@ class _Translator:
             name=None,
             expected=None,
             actual=None,
-            message=f"unclassified difference: {diff[0]}",
+            message=clip(f"unclassified difference: {diff[0]}"),
         )
 
     def constraint_diff(self, tag: str, constraint: Any) -> Finding:

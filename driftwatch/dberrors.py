@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
+from driftwatch.bounds import clip
 from driftwatch.errors import DatabaseError, VersionTableError
 from driftwatch.targets import Target
 
@@ -116,8 +117,8 @@ def translate_errors(target: Target) -> Iterator[None]:
     except (VersionTableError, DatabaseError):
         raise
     except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
-        reason = scrub(_reason(exc, target), target)
+        reason = clip(scrub(_reason(exc, target), target))  # a server's text may be long
         raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
     except Exception as exc:  # drivers raise their own types for protocol-level failures
-        reason = scrub(_reason(exc, target), target)
+        reason = clip(scrub(_reason(exc, target), target))
         raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None

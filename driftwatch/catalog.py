@@ -126,9 +126,8 @@ def read_catalog(
     enum_schemas: Iterable[str],
     check_schemas: Iterable[str],
     tables: Iterable[TableKey],
-    table_by_table: Iterable[str] = (),
 ) -> LiveCatalog:
     return LiveCatalog(
         enums=read_enum_labels(conn, enum_schemas),
-        checks=read_checks(conn, check_schemas, tables, table_by_table=table_by_table),
+        checks=read_checks(conn, check_schemas, tables),
     )

@@ -11,7 +11,7 @@ import fnmatch
 import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alembic.autogenerate import produce_migrations
@@ -23,13 +23,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.catalog import read_catalog
+from driftwatch.catalog import read_catalog, read_checks
 from driftwatch.compare_catalog import (
     catalog_diffs,
     enum_schemas,
     explicit_enum_schemas,
     local_schema,
     native_enum_uses,
+    schemas_without_live_checks,
 )
 from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_errors
 from driftwatch.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
@@ -250,9 +251,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
             "version_table_schema": target.version_table_schema,
         },
     )
-    watched = scope.schema_names(default_schema)
-    check_schema_usage(conn, target, watched)
-    table_by_table = schemas_granted_table_by_table(conn, watched)
+    check_schema_usage(conn, target, scope.schema_names(default_schema))
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     diffs: list[Any] = []
@@ -264,29 +263,30 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         for d in diffs
         if isinstance(d, tuple) and d[0] == "add_table"
     ]
-    check_missing_readable(conn, target, missing, table_by_table)
-    return diffs + _catalog_diffs(conn, target, metadata, scope, table_by_table)
+    check_missing_readable(conn, target, missing)
+    return diffs + _catalog_diffs(conn, target, metadata, scope)
 
 
-def _catalog_diffs(
-    conn: Connection,
-    target: Target,
-    metadata: MetaData,
-    scope: Scope,
-    table_by_table: frozenset[str],
-) -> list[Any]:
+def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
     """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
     dialect = conn.dialect
     default_schema = dialect.default_schema_name
     tables = [t for t in metadata.tables.values() if scope.selects(t, default_schema)]
     uses = native_enum_uses(tables, dialect, default_schema) if target.compare_type else []
+    keys = [(local_schema(t.schema, default_schema), t.name) for t in tables]
     live = read_catalog(
         conn,
         enum_schemas=enum_schemas(uses, default_schema),
         check_schemas=scope.schema_names(default_schema),
-        tables=[(local_schema(t.schema, default_schema), t.name) for t in tables],
-        table_by_table=table_by_table,
+        tables=keys,
     )
+    blind = schemas_without_live_checks(tables, live, dialect, default_schema)
+    named = {schema or default_schema for schema in blind}
+    narrow = schemas_granted_table_by_table(conn, (s for s in named if s is not None))
+    if narrow:
+        # a user granted table by table: information_schema showed it no constraint at all
+        from_ddl = read_checks(conn, (), keys, table_by_table=narrow)
+        live = replace(live, checks={**live.checks, **from_ddl})
     return catalog_diffs(tables, uses, live, dialect, default_schema)
 
 

@@ -10,12 +10,14 @@ settle it (wildcard database grants, roles, global grants, partial revokes), so 
 asks the server itself. A SELECT of no rows from a table answers "denied" (1142) when the user
 has no privilege on it, whether it exists or not, and "no such table" (1146) when the user
 may read it and it is not there:
-- once per watched schema, from a table that cannot exist: "no such table" means SELECT on
-  the whole schema (a database or global grant), so every table shows and missing is missing;
+- for a schema where something seems missing (a table, or every CHECK constraint), once,
+  from a table that cannot exist: "no such table" means SELECT on the whole schema (a
+  database or global grant), so everything shows and missing is missing;
 - in a schema granted table by table, each table the comparison found missing: the first
   denial ends the check with an error naming it and the grant to make; "no such table" (a
   grant that outlived its table) confirms it missing. CHECK constraints there are read from
   each table's DDL (see catalog.read_checks).
+A check that finds nothing missing asks nothing (a refused probe may show in an audit log).
 A table the user may read but not whole (column grants) fails reflection with its own error.
 
 PostgreSQL shows its catalogs to everyone, but a role without USAGE on a schema cannot resolve
@@ -105,11 +107,11 @@ def schemas_granted_table_by_table(conn: Connection, schemas: Iterable[str]) -> 
     return frozenset(s for s in schemas if _denied(conn, s, PROBE_TABLE) is not None)
 
 
-def check_missing_readable(
-    conn: Connection, target: Target, missing: Iterable[TableKey], table_by_table: frozenset[str]
-) -> None:
+def check_missing_readable(conn: Connection, target: Target, missing: Iterable[TableKey]) -> None:
     """MySQL/MariaDB: raise PrivilegeError if a table the comparison found missing, in a
     schema granted table by table, may exist unseen."""
-    for schema, name in sorted(missing):
+    missing = sorted(set(missing))
+    table_by_table = schemas_granted_table_by_table(conn, {schema for schema, _name in missing})
+    for schema, name in missing:
         if schema in table_by_table and (refusal := _denied(conn, schema, name)) is not None:
             raise _refuse(target, schema, refusal)

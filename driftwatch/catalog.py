@@ -70,14 +70,21 @@ def _mysql_checks_supported(conn: Connection) -> bool:
 
 
 def read_checks(
-    conn: Connection, schemas: Iterable[str], tables: Iterable[TableKey]
+    conn: Connection,
+    schemas: Iterable[str],
+    tables: Iterable[TableKey],
+    *,
+    table_by_table: Iterable[str] = (),
 ) -> dict[TableKey, dict[str | None, str]]:
     """CHECK constraints of `tables` (in `schemas`): name (None if unnamed) to its SQL text.
 
     A table with no CHECK constraint has no entry; the caller knows which tables it asked for.
+    MySQL/MariaDB schemas in `table_by_table` are read from each table's own DDL: their user
+    holds grants on single tables, and information_schema then shows no constraint at all.
     """
     wanted = set(tables)
-    names = sorted(set(schemas))
+    per_table = set(table_by_table)
+    names = sorted(set(schemas) - per_table)
     dialect = conn.dialect.name
     found: dict[TableKey, dict[str | None, str]] = {}
 
@@ -87,23 +94,29 @@ def read_checks(
             # PostgreSQL's pg_get_constraintdef says CHECK itself; the others give the condition
             found.setdefault(key, {})[name] = sql if sql.startswith("CHECK") else f"CHECK ({sql})"
 
-    if dialect == "postgresql" and names:
-        for schema, table, name, sql in conn.execute(text(PG_CHECKS), {"schemas": names}):
-            keep(schema, table, name, sql)
-    elif dialect == "mysql" and names and _mysql_checks_supported(conn):
-        query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
-        statement = text(query).bindparams(bindparam("schemas", expanding=True))
-        for schema, table, name, sql in conn.execute(statement, {"schemas": names}):
-            keep(schema, table, name, sql)
-    elif dialect == "sqlite":
+    def reflect(keys: Iterable[TableKey]) -> None:
         inspector = inspect(conn)
-        for schema, table in sorted(wanted, key=lambda k: (k[0] or "", k[1])):
+        for schema, table in sorted(keys, key=lambda k: (k[0] or "", k[1])):
             try:
                 checks = inspector.get_check_constraints(table, schema=schema)
             except NoSuchTableError:
                 continue  # a missing table, which the comparison reports as such
             for check in checks:
                 keep(schema, table, check.get("name"), str(check.get("sqltext", "")))
+
+    if dialect == "postgresql" and names:
+        for schema, table, name, sql in conn.execute(text(PG_CHECKS), {"schemas": names}):
+            keep(schema, table, name, sql)
+    elif dialect == "mysql" and _mysql_checks_supported(conn):
+        if names:
+            query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
+            statement = text(query).bindparams(bindparam("schemas", expanding=True))
+            for schema, table, name, sql in conn.execute(statement, {"schemas": names}):
+                keep(schema, table, name, sql)
+        default = conn.dialect.default_schema_name
+        reflect(k for k in wanted if (k[0] or default) in per_table)
+    elif dialect == "sqlite":
+        reflect(wanted)
     return found
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.baseline import Baseline, regenerate
+from driftwatch.bounds import clip
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare import findings_from_diffs
 from driftwatch.dberrors import scrub
@@ -95,6 +96,9 @@ async def check_target(
         finally:
             if own_engine:
                 await engine.dispose()
+        # translating what was seen runs the models' own SQL constructs: inside the net too
+        revision = revision_state(expected.scripts, seen.database_heads)
+        schema = _schema_result(seen, expected, reusable, started_at, target.baseline)
     except DriftwatchError as exc:
         return report(error=str(exc))
     except BaseException as exc:  # a bug, or the project's code (a custom type)
@@ -103,17 +107,17 @@ async def check_target(
             raise
         log.debug("internal error checking %s", target.name, exc_info=True)
         if project_frame(exc) is not None:  # e.g. a custom type of the models, compared
-            detail = scrub(describe_raised(exc), target)
+            detail = clip(scrub(describe_raised(exc), target))
             return report(error=f"target {target.name!r}: the project's code failed: {detail}")
-        detail = scrub(f"{type(exc).__name__}: {exc}", target)
+        detail = clip(scrub(f"{type(exc).__name__}: {exc}", target))  # scrubbed whole, then cut
         return report(error=f"target {target.name!r}: internal error: {detail}")
 
     return report(
         check_kind=CheckKind.FULL
         if seen.diffs is not None or reusable is None
         else CheckKind.PROBE,
-        revision=revision_state(expected.scripts, seen.database_heads),
-        schema=_schema_result(seen, expected, reusable, started_at, target.baseline),
+        revision=revision,
+        schema=schema,
         fingerprint=seen.fingerprint,
     )
 

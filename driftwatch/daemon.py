@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.baseline import read_baseline
+from driftwatch.bounds import label_value
 from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
 from driftwatch.errors import ConfigError, DriftwatchError
@@ -303,8 +304,8 @@ def _log_event(state: TargetState, event: Event) -> None:
     if good is not None and good.revision is not None:
         fields["revision_state"] = good.revision.kind.value
         fields["pending"] = len(good.revision.pending)
-        fields["database_heads"] = ",".join(good.revision.database_heads or ())
-        fields["script_heads"] = ",".join(good.revision.script_heads)
+        fields["database_heads"] = label_value(good.revision.database_heads or ())
+        fields["script_heads"] = label_value(good.revision.script_heads)
     if good is not None and good.schema is not None and good.schema.compared:
         fields["drift"] = len(good.schema.findings)
         if event in (Event.DRIFT_APPEARED, Event.DRIFT_CHANGED):

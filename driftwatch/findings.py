@@ -16,6 +16,9 @@ class FindingKind(StrEnum):
     TYPE_MISMATCH = "type_mismatch"
     NULLABLE_MISMATCH = "nullable_mismatch"
     DEFAULT_MISMATCH = "default_mismatch"
+    GENERATED_MISMATCH = (
+        "generated_mismatch"  # a generated column's expression, or whether it is one
+    )
     MISSING_INDEX = "missing_index"
     EXTRA_INDEX = "extra_index"
     MISSING_UNIQUE = "missing_unique"
@@ -44,6 +47,8 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.TYPE_MISMATCH: Severity.ERROR,
     FindingKind.NULLABLE_MISMATCH: Severity.ERROR,
     FindingKind.DEFAULT_MISMATCH: Severity.WARNING,
+    # the application reads values computed otherwise, or writes a column it may not
+    FindingKind.GENERATED_MISMATCH: Severity.ERROR,
     FindingKind.MISSING_INDEX: Severity.WARNING,
     FindingKind.EXTRA_INDEX: Severity.WARNING,
     FindingKind.MISSING_UNIQUE: Severity.ERROR,

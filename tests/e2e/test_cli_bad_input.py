@@ -98,6 +98,11 @@ CASES = {
         files={"dw.toml": 'basic_auth_username = "u"\nbasic_auth_password_file = "pw"\n'
                + target_toml(), "pw": BINARY},
         says=("basic_auth_password_file", "not UTF-8 text")),
+    "empty_basic_auth_password_file": Case(  # it used to turn basic auth off, silently
+        args=serve("--config", "dw.toml"),
+        files={"dw.toml": 'basic_auth_username = "u"\nbasic_auth_password_file = "pw"\n'
+               + target_toml(), "pw": "\n"},
+        says=("basic_auth_password_file", "is empty")),
     # URLs
     "url_port_not_a_number": Case(args=["check", *SCRIPTS, "--url", "postgresql://db:abc/app"],
                                   says=("url", "the port is not a number")),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import NoSuchTableError
 
 from driftwatch.compare.catalog import LiveCatalog, TableKey, local_schema
 from driftwatch.live.snapshot_mysql import checks_supported
@@ -66,14 +67,21 @@ def read_enum_labels(conn: Connection, schemas: Iterable[str]) -> dict[TableKey,
 
 
 def read_checks(
-    conn: Connection, schemas: Iterable[str], tables: Iterable[TableKey]
+    conn: Connection,
+    schemas: Iterable[str],
+    tables: Iterable[TableKey],
+    *,
+    table_by_table: Iterable[str] = (),
 ) -> dict[TableKey, dict[str | None, str]]:
     """CHECK constraints of `tables` (in `schemas`): name (None if unnamed) to its SQL text.
 
     A table with no CHECK constraint has no entry; the caller knows which tables it asked for.
+    MySQL/MariaDB schemas in `table_by_table` are read from each table's own DDL: their user
+    holds grants on single tables, and information_schema then shows no constraint at all.
     """
     wanted = set(tables)
-    names = sorted(set(schemas))
+    per_table = set(table_by_table)
+    names = sorted(set(schemas) - per_table)
     dialect = conn.dialect.name
     found: dict[TableKey, dict[str | None, str]] = {}
 
@@ -83,14 +91,27 @@ def read_checks(
             # PostgreSQL's pg_get_constraintdef says CHECK itself; the others give the condition
             found.setdefault(key, {})[name] = sql if sql.startswith("CHECK") else f"CHECK ({sql})"
 
+    def reflect(keys: Iterable[TableKey]) -> None:
+        inspector = inspect(conn)
+        for schema, table in sorted(keys, key=lambda k: (k[0] or "", k[1])):
+            try:
+                checks = inspector.get_check_constraints(table, schema=schema)
+            except NoSuchTableError:
+                continue  # a missing table, which the comparison reports as such
+            for check in checks:
+                keep(schema, table, check.get("name"), str(check.get("sqltext", "")))
+
     if dialect == "postgresql" and names:
         for schema, table, name, sql in conn.execute(text(PG_CHECKS), {"schemas": names}):
             keep(schema, table, name, sql)
-    elif dialect == "mysql" and names and checks_supported(conn):
-        query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
-        statement = text(query).bindparams(bindparam("schemas", expanding=True))
-        for schema, table, name, sql in conn.execute(statement, {"schemas": names}):
-            keep(schema, table, name, sql)
+    elif dialect == "mysql" and checks_supported(conn):
+        if names:
+            query = MARIADB_CHECKS if conn.dialect.is_mariadb else MYSQL_CHECKS  # type: ignore[attr-defined]
+            statement = text(query).bindparams(bindparam("schemas", expanding=True))
+            for schema, table, name, sql in conn.execute(statement, {"schemas": names}):
+                keep(schema, table, name, sql)
+        default = conn.dialect.default_schema_name
+        reflect(k for k in wanted if (k[0] or default) in per_table)
     elif dialect == "sqlite":
         quote = conn.dialect.identifier_preparer.quote_identifier
         for schema in sorted({schema for schema, _ in wanted}, key=lambda s: s or ""):

@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from driftwatch.bounds import clip
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
-from driftwatch.expected.sources import Expected, load_expected
+from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -95,21 +96,45 @@ async def check_target(
         finally:
             if own_engine:
                 await engine.dispose()
+        # translating what was seen runs the models' own SQL constructs: inside the net too
+        revision = revision_state(expected.scripts, seen.database_heads)
+        schema = _schema_result(seen, expected, reusable, started_at, target.baseline)
     except DriftwatchError as exc:
         return report(error=str(exc))
-    except Exception as exc:  # a bug must not take the other targets or the daemon down
+    except BaseException as exc:  # a bug, or the project's code (a custom type)
+        # exiting, must not take the other targets or the daemon down
+        if _must_propagate(exc):
+            raise
         log.debug("internal error checking %s", target.name, exc_info=True)
-        detail = scrub(f"{type(exc).__name__}: {exc}", target)
+        if project_frame(exc) is not None:  # e.g. a custom type of the models, compared
+            detail = clip(scrub(describe_raised(exc), target))
+            return report(error=f"target {target.name!r}: the project's code failed: {detail}")
+        detail = clip(scrub(f"{type(exc).__name__}: {exc}", target))  # scrubbed whole, then cut
         return report(error=f"target {target.name!r}: internal error: {detail}")
 
     return report(
         check_kind=CheckKind.FULL
         if seen.diffs is not None or reusable is None
         else CheckKind.PROBE,
-        revision=revision_state(expected.scripts, seen.database_heads),
-        schema=_schema_result(seen, expected, reusable, started_at, target.baseline),
+        revision=revision,
+        schema=schema,
         fingerprint=seen.fingerprint,
     )
+
+
+def _must_propagate(exc: BaseException) -> bool:
+    """Signals to the program rather than failures of one check: Ctrl-C, the coroutine being
+    closed, and the cancellation of this very task (the daemon stopping, `check` interrupted).
+
+    A CancelledError while the task is not being cancelled was raised by someone's code, not
+    delivered by asyncio: it fails the check like any other error.
+    """
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+        return True
+    if isinstance(exc, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is None or task.cancelling() > 0
+    return False
 
 
 def _schema_result(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import tempfile
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager, redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
@@ -22,16 +24,66 @@ from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
-from driftwatch.logs import configure_logging
+from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.metrics import DriftCollector, NotificationCollector
 from driftwatch.notify import Notifications
 from driftwatch.notify_config import build_notifiers
 from driftwatch.notify_store import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
+from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
 from driftwatch.server import HttpOptions, parse_listen, start_http
-from driftwatch.settings import basic_auth_password, load_settings
-from driftwatch.targets import Target, build_targets, mask_credentials
+from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
+from driftwatch.targets import Target, build_targets
+
+
+class Console:
+    """Where the CLI's error lines go: stderr, with every secret known so far masked."""
+
+    def __init__(self) -> None:
+        self.scrub: Scrubber = NO_KNOWN_SECRETS
+
+    def learn(self, scrub: Scrubber) -> None:
+        """Mask `scrub`'s secrets from now on, here and in every log record."""
+        self.scrub = scrub
+        mask_secrets_in_logs(scrub)
+
+    def error(self, line: str) -> None:
+        print(self.scrub(line), file=sys.stderr)
+
+
+def known_secrets(settings: Settings, targets: list[Target], args: argparse.Namespace) -> Scrubber:
+    """Every secret of the configuration and of the targets as built (a --url, DATABASE_URL)."""
+    found = configured_secrets(settings) | url_secrets(args.url)
+    for target in targets:
+        found |= url_secrets(target.url)
+    return scrubber(found)
+
+
+@contextmanager
+def project_output_to_stderr() -> Iterator[None]:
+    """Send to stderr whatever the project's code writes to stdout (a models module that
+    prints while it is imported), so that stdout carries the report alone.
+
+    At both levels, for the whole process: sys.stdout for Python's writes, and file
+    descriptor 1 for a child process or a C library. The models are imported in worker
+    threads, so a per-thread redirection would miss them; this is safe because nothing of
+    driftwatch writes to stdout while checks run (the CLI prints the report afterwards).
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: there is nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()  # what was written through a stdout object kept from before
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
@@ -179,7 +231,7 @@ def _write_baseline(path: Path, report: Report, existing: Baseline | None) -> Re
     return replace(report, targets=(judged,))
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run_check(args: argparse.Namespace, console: Console) -> int:
     fail_on = parse_fail_on(args.fail_on)
     settings = load_settings(args.config)
     rewrite: Path | None = args.write_baseline
@@ -190,17 +242,22 @@ def run_check(args: argparse.Namespace) -> int:
         overrides=_overrides(args),
         read_baselines=rewrite is None,
     )
+    console.learn(known_secrets(settings, targets, args))
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
-    report = asyncio.run(check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on))
+    with project_output_to_stderr():
+        report = asyncio.run(
+            check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on)
+        )
+    report = report.scrubbed(console.scrub)  # both formats and the error lines read from it
     if rewrite is not None:
         report = _write_baseline(rewrite, report, existing)
     print(render_json(report) if args.format == "json" else render_text(report))
     for problem in report.problems():
-        print(f"driftwatch: {problem}", file=sys.stderr)
+        console.error(f"driftwatch: {problem}")
     return int(report.exit_code())
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def run_serve(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings(
         args.config,
         listen=args.listen,
@@ -210,6 +267,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
+    console.learn(known_secrets(settings, targets, args))
     # models and scripts that do not load are bad configuration: refuse to start
     expected = {target.name: load_expected(target) for target in targets}
     known = [t.name for t in settings.targets] or [t.name for t in targets]
@@ -240,6 +298,7 @@ def run_serve(args: argparse.Namespace) -> int:
         concurrency=settings.concurrency,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         on_events=[notifications] if notifications.notifiers else [],
+        scrub=console.scrub,
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(
@@ -258,7 +317,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return int(ExitCode.IN_SYNC)
 
 
-def run_demo_command(args: argparse.Namespace) -> int:
+def run_demo_command(args: argparse.Namespace, console: Console) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="driftwatch-demo-"))
     try:
         run = asyncio.run(run_demo(workdir, print, cwd=Path.cwd()))
@@ -276,7 +335,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     if run.report.problem() is not None:
-        print(f"driftwatch: {run.report.problem()}", file=sys.stderr)
+        console.error(f"driftwatch: {run.report.problem()}")
         return int(ExitCode.ERROR)
     return int(ExitCode.IN_SYNC)
 
@@ -289,19 +348,19 @@ def main(argv: list[str] | None = None) -> int:
     # and alembic's usual `prepend_sys_path = .`
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
+    console = Console()
     try:
-        code: int = args.handler(args)
+        code: int = args.handler(args, console)
     except DriftwatchError as exc:
-        print(f"driftwatch: error: {exc}", file=sys.stderr)
+        console.error(f"driftwatch: error: {exc}")
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, and the traceback only when asked
         logging.getLogger("driftwatch").debug("internal error", exc_info=True)
-        detail = mask_credentials(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-        print(
-            f"driftwatch: internal error: {type(exc).__name__}: {detail} (-v shows the traceback)",
-            file=sys.stderr,
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        console.error(
+            f"driftwatch: internal error: {type(exc).__name__}: {detail} (-v shows the traceback)"
         )
         return int(ExitCode.ERROR)
     return code

@@ -11,7 +11,7 @@ import fnmatch
 import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alembic.autogenerate import produce_migrations
@@ -20,21 +20,27 @@ from alembic.operations.ops import DropTableCommentOp
 from sqlalchemy import MetaData, Table, column, event, inspect, select, table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.catalog import read_catalog
+from driftwatch.catalog import read_catalog, read_checks
 from driftwatch.compare.catalog import (
     catalog_diffs,
     enum_schemas,
     explicit_enum_schemas,
     local_schema,
     native_enum_uses,
+    schemas_without_live_checks,
 )
-from driftwatch.compare.defaults import server_default_differs
-from driftwatch.dberrors import root_cause, translate_errors
+from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
+from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_errors
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
+from driftwatch.privileges import (
+    check_missing_readable,
+    check_schema_usage,
+    schemas_granted_table_by_table,
+)
 from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
@@ -77,7 +83,7 @@ def make_engine(target: Target) -> AsyncEngine:
             },
         }
     elif target.dialect == "mysql":
-        connect_args = {"connect_timeout": max(1, round(target.connect_timeout_seconds))}
+        connect_args = {"connect_timeout": target.connect_timeout_seconds}
     elif target.dialect == "sqlite":
         # mode=ro: a wrong path must fail, not create an empty database file; the path is
         # percent-encoded, or a '?' or '#' in it would end the path and drop mode=ro
@@ -228,12 +234,16 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
             return scope.selects(obj, default_schema)
         return True
 
+    plugins = ["alembic.autogenerate.*"]
+    if target.compare_server_default:
+        plugins.append(SERVER_DEFAULTS_PLUGIN)  # decides server defaults first (see defaults)
     context = MigrationContext.configure(
         connection=conn,
         opts={
             "target_metadata": metadata,
             "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default and server_default_differs,
+            "compare_server_default": target.compare_server_default,
+            "autogenerate_plugins": plugins,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
             "include_object": include_object,
@@ -241,12 +251,19 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
             "version_table_schema": target.version_table_schema,
         },
     )
+    check_schema_usage(conn, target, scope.schema_names(default_schema))
     script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     diffs: list[Any] = []
     if upgrade_ops is not None:
         diffs = list(upgrade_ops.as_diffs())
         _restore_dropped_table_comments(upgrade_ops.ops, diffs)
+    missing = [
+        (str(d[1].schema or default_schema), d[1].name)
+        for d in diffs
+        if isinstance(d, tuple) and d[0] == "add_table"
+    ]
+    check_missing_readable(conn, target, missing)
     return diffs + _catalog_diffs(conn, target, metadata, scope)
 
 
@@ -256,12 +273,20 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
     default_schema = dialect.default_schema_name
     tables = [t for t in metadata.tables.values() if scope.selects(t, default_schema)]
     uses = native_enum_uses(tables, dialect, default_schema) if target.compare_type else []
+    keys = [(local_schema(t.schema, default_schema), t.name) for t in tables]
     live = read_catalog(
         conn,
         enum_schemas=enum_schemas(uses, default_schema),
         check_schemas=scope.schema_names(default_schema),
-        tables=[(local_schema(t.schema, default_schema), t.name) for t in tables],
+        tables=keys,
     )
+    blind = schemas_without_live_checks(tables, live, dialect, default_schema)
+    named = {schema or default_schema for schema in blind}
+    narrow = schemas_granted_table_by_table(conn, (s for s in named if s is not None))
+    if narrow:
+        # a user granted table by table: information_schema showed it no constraint at all
+        from_ddl = read_checks(conn, (), keys, table_by_table=narrow)
+        live = replace(live, checks={**live.checks, **from_ddl})
     return catalog_diffs(tables, uses, live, dialect, default_schema)
 
 
@@ -328,7 +353,29 @@ async def observe(
         )
 
     with translate_errors(target):
-        async with asyncio.timeout(target.check_timeout_seconds), engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await conn.run_sync(visit)
+        async with asyncio.timeout(target.check_timeout_seconds):
+            conn = await connect(engine, target)
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await conn.run_sync(visit)
+            finally:
+                await conn.close()
     raise AssertionError("unreachable")  # pragma: no cover - translate_errors always raises
+
+
+async def connect(engine: AsyncEngine, target: Target) -> AsyncConnection:
+    """A connection with its session set up, within the target's connect timeout.
+
+    The drivers' own timeouts do not cover everything: aiomysql bounds the TCP connect only,
+    not a server that accepts and never sends its greeting, and asyncpg's did not fire on
+    such a server either. Every timeout in this phase is the connect timeout.
+    """
+    try:
+        async with asyncio.timeout(target.connect_timeout_seconds):
+            return await engine.connect()
+    except Exception as exc:
+        # ours is a bare TimeoutError; a driver's may come wrapped (aiomysql's in an
+        # OperationalError, itself in SQLAlchemy's)
+        if isinstance(exc, TimeoutError) or isinstance(root_cause(exc), TimeoutError):
+            raise ConnectTimeoutError from None
+        raise

@@ -20,12 +20,14 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from driftwatch.bounds import label_value
 from driftwatch.check import check_target, failed_report
 from driftwatch.collect import make_engine
 from driftwatch.compare.baseline import read_baseline
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.report import TargetReport
+from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
 
@@ -48,8 +50,10 @@ class Daemon:
         concurrency: int,
         shutdown_grace_seconds: float,
         on_events: Sequence[EventSink] = (),
+        scrub: Scrubber = NO_KNOWN_SECRETS,
     ) -> None:
         self.targets = {t.name: t for t in targets}
+        self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
         self._interval = interval_seconds
         self._jitter = jitter_seconds
@@ -67,7 +71,7 @@ class Daemon:
         self._baseline_signatures = {
             t.name: _file_signature(t.baseline_file) for t in targets if t.baseline_file is not None
         }
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # running checks, by target
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
         self._stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -145,16 +149,21 @@ class Daemon:
             return
         task = asyncio.current_task()
         if task is not None:
-            self._inflight.add(task)
+            self._inflight[task] = name
         try:
             async with self._gate:
                 if self._stopping:
                     return
                 report = await self._check(name)
             await self._record(name, report)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # cancelled by drain() after the grace period, which says so in one line; ending
+            # normally keeps APScheduler from logging the cancellation as a job's traceback
         finally:
             if task is not None:
-                self._inflight.discard(task)
+                self._inflight.pop(task, None)
             if name in self._overrunning:
                 self._overrunning.discard(name)
                 log.info("overrun check ended", extra={"fields": {"target": name}})
@@ -203,6 +212,9 @@ class Daemon:
         return target
 
     async def _record(self, name: str, report: TargetReport) -> None:
+        # the one door into the daemon's state: /report, metrics, logs and notifications
+        # all read from there, so a secret quoted by an error is masked once, here
+        report = report.scrubbed(self._scrub)
         before = self._states[name]
         after = before.after(report)
         self._states[name] = after
@@ -224,23 +236,35 @@ class Daemon:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """Stop taking new checks; let running ones finish within the grace period."""
+        """Stop taking new checks; let running ones finish within the grace period, then
+        cancel the rest (one warning naming them)."""
         self._stopping = True
+        # paused, not shut down: shutting APScheduler's asyncio executor down cancels the
+        # running checks at once, whatever the grace
+        if self.scheduler.running:
+            self.scheduler.pause()
+        pending = dict(self._inflight)
+        if pending:
+            log.info(
+                "waiting for running checks",
+                extra={"fields": {"running": len(pending), "grace_seconds": self._grace}},
+            )
+            _done, late = await asyncio.wait(pending, timeout=self._grace)
+            if late:
+                log.warning(
+                    "checks still running after the grace period are cancelled",
+                    extra={
+                        "fields": {
+                            "targets": ",".join(sorted(pending[task] for task in late)),
+                            "grace_seconds": self._grace,
+                        }
+                    },
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=5)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        pending = set(self._inflight)
-        if not pending:
-            return
-        log.info(
-            "waiting for running checks",
-            extra={"fields": {"running": len(pending), "grace_seconds": self._grace}},
-        )
-        _done, late = await asyncio.wait(pending, timeout=self._grace)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=5)
-            log.warning("cancelled checks still running after the grace period")
 
     async def close(self) -> None:
         """Drain, then release the engines."""
@@ -280,8 +304,8 @@ def _log_event(state: TargetState, event: Event) -> None:
     if good is not None and good.revision is not None:
         fields["revision_state"] = good.revision.kind.value
         fields["pending"] = len(good.revision.pending)
-        fields["database_heads"] = ",".join(good.revision.database_heads or ())
-        fields["script_heads"] = ",".join(good.revision.script_heads)
+        fields["database_heads"] = label_value(good.revision.database_heads or ())
+        fields["script_heads"] = label_value(good.revision.script_heads)
     if good is not None and good.schema is not None and good.schema.compared:
         fields["drift"] = len(good.schema.findings)
         if event in (Event.DRIFT_APPEARED, Event.DRIFT_CHANGED):

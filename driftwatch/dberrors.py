@@ -8,21 +8,46 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
+from driftwatch.bounds import clip
 from driftwatch.errors import DatabaseError, VersionTableError
 from driftwatch.targets import Target
 
-TIMEOUT_MESSAGES = (
+# what each server says when one of the target's timeouts stops a query
+STATEMENT_TIMEOUT_MESSAGES = (
     "statement timeout",  # PostgreSQL statement_timeout
-    "lock timeout",  # PostgreSQL lock_timeout
     "max_statement_time",  # MariaDB
     "maximum statement execution time",  # MySQL max_execution_time
+)
+LOCK_TIMEOUT_MESSAGES = (
+    "lock timeout",  # PostgreSQL lock_timeout
     "lock wait timeout",  # MySQL/MariaDB lock_wait_timeout, innodb_lock_wait_timeout
 )
 
 
-def is_timeout(exc: BaseException) -> bool:
-    text_ = str(exc).lower()
-    return any(message in text_ for message in TIMEOUT_MESSAGES)
+class ConnectTimeoutError(TimeoutError):
+    """No connection (with its session set up) within the target's connect timeout."""
+
+
+def _timeout_reason(text_: str, target: Target) -> str | None:
+    """Which of the target's timeouts stopped the check, with its configured value."""
+    lowered = text_.lower()
+    if any(message in lowered for message in LOCK_TIMEOUT_MESSAGES):
+        return (
+            f"a query waited longer than lock_timeout_seconds "
+            f"({target.lock_timeout_seconds:g} s) for a lock: {text_}"
+        )
+    if any(message in lowered for message in STATEMENT_TIMEOUT_MESSAGES):
+        return (
+            f"a query ran longer than statement_timeout_seconds "
+            f"({target.statement_timeout_seconds:g} s): {text_}"
+        )
+    if target.dialect == "sqlite" and "database is locked" in lowered:
+        # the driver's busy timeout, which driftwatch sets to the lock timeout
+        return (
+            f"the database stayed locked longer than lock_timeout_seconds "
+            f"({target.lock_timeout_seconds:g} s)"
+        )
+    return None
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -40,8 +65,19 @@ def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one r
     text_ = str(root).strip().splitlines()[0] if str(root).strip() else name
     host = f"{target.url.host or 'localhost'}:{target.url.port or ''}".rstrip(":")
     lowered = text_.lower()
+    if isinstance(exc, ConnectTimeoutError):
+        return (
+            f"no connection to {host} within connect_timeout_seconds "
+            f"({target.connect_timeout_seconds:g} s)"
+        )
     if isinstance(exc, TimeoutError):
-        return f"timed out after {target.check_timeout_seconds:g} s"
+        # only the check's own deadline raises a bare TimeoutError past the connect phase
+        return (
+            f"the check did not finish within check_timeout_seconds "
+            f"({target.check_timeout_seconds:g} s)"
+        )
+    if (timeout := _timeout_reason(text_, target)) is not None:
+        return timeout
     if isinstance(root, socket.gaierror):
         return f"cannot resolve host {target.url.host!r}"
     if isinstance(root, ConnectionRefusedError) or "connection refused" in lowered:
@@ -62,8 +98,6 @@ def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one r
         return f"SQLite database file {target.url.database!r} cannot be opened (does it exist?)"
     if isinstance(root, OSError | TimeoutError) and not isinstance(root, ConnectionRefusedError):
         return f"cannot connect to {host}: {text_}"
-    if is_timeout(root):
-        return f"a query hit the statement or lock timeout: {text_}"
     if "permission denied" in lowered or "command denied" in lowered:
         return f"permission denied: {text_}"
     return f"{name}: {text_}"
@@ -83,8 +117,8 @@ def translate_errors(target: Target) -> Iterator[None]:
     except (VersionTableError, DatabaseError):
         raise
     except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
-        reason = scrub(_reason(exc, target), target)
+        reason = clip(scrub(_reason(exc, target), target))  # a server's text may be long
         raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
     except Exception as exc:  # drivers raise their own types for protocol-level failures
-        reason = scrub(_reason(exc, target), target)
+        reason = clip(scrub(_reason(exc, target), target))
         raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None

@@ -28,3 +28,7 @@ class DatabaseError(DriftwatchError):
 
 class VersionTableError(DriftwatchError):
     """The version table holds values that are not revision identifiers, or has no such column."""
+
+
+class PrivilegeError(DatabaseError):
+    """The user may not see what the target watches: drift and invisibility look alike."""

@@ -16,6 +16,8 @@ class FindingKind(StrEnum):
     TYPE_MISMATCH = "type_mismatch"
     NULLABLE_MISMATCH = "nullable_mismatch"
     DEFAULT_MISMATCH = "default_mismatch"
+    # a generated column's expression or kind, or whether it is one
+    GENERATED_MISMATCH = "generated_mismatch"
     MISSING_INDEX = "missing_index"
     EXTRA_INDEX = "extra_index"
     MISSING_UNIQUE = "missing_unique"
@@ -43,7 +45,6 @@ class FindingKind(StrEnum):
     EXTRA_VIEW = "extra_view"
     VIEW_MISMATCH = "view_mismatch"
     IDENTITY_MISMATCH = "identity_mismatch"
-    GENERATED_MISMATCH = "generated_mismatch"
     COLLATION_MISMATCH = "collation_mismatch"
     MODEL_NOT_CREATED = "model_not_created"  # the scratch database refused a models' statement
     OTHER = "other"  # a difference alembic reports that has no kind of its own yet
@@ -63,6 +64,8 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.TYPE_MISMATCH: Severity.ERROR,
     FindingKind.NULLABLE_MISMATCH: Severity.ERROR,
     FindingKind.DEFAULT_MISMATCH: Severity.WARNING,
+    # the application reads values computed otherwise, or writes a column it may not
+    FindingKind.GENERATED_MISMATCH: Severity.ERROR,
     FindingKind.MISSING_INDEX: Severity.WARNING,
     FindingKind.EXTRA_INDEX: Severity.WARNING,
     FindingKind.MISSING_UNIQUE: Severity.ERROR,
@@ -90,7 +93,6 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.EXTRA_VIEW: Severity.WARNING,
     FindingKind.VIEW_MISMATCH: Severity.ERROR,
     FindingKind.IDENTITY_MISMATCH: Severity.ERROR,
-    FindingKind.GENERATED_MISMATCH: Severity.ERROR,
     FindingKind.COLLATION_MISMATCH: Severity.WARNING,
     FindingKind.MODEL_NOT_CREATED: Severity.ERROR,
     FindingKind.OTHER: Severity.WARNING,

@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from driftwatch import __version__
+from driftwatch.bounds import LABEL_CHARS, clip, label_value
 from driftwatch.metric_names import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
 from driftwatch.notify_queue import NotifierStats
 from driftwatch.revisions import RevisionState, RevisionStateKind
@@ -32,7 +33,7 @@ def _family(name: str, extra_labels: Sequence[str] = ()) -> GaugeMetricFamily | 
 def _revisions_label(revisions: tuple[str, ...] | None) -> str:
     if revisions is None:
         return "none"  # no version table
-    return ",".join(revisions) if revisions else "base"
+    return label_value(revisions) if revisions else "base"
 
 
 def _timestamp(state: TargetState, which: str) -> float | None:
@@ -107,7 +108,8 @@ class DriftCollector(Collector):
             per_table = Counter((x.schema or "", x.table, x.kind.value) for x in schema.findings)
             shown = sorted(per_table.items())[: self._drift_table_limit]
             for (schema_name, table, kind), count in shown:
-                f["driftwatch_schema_drift_table"].add_metric([*t, schema_name, table, kind], count)
+                names = [clip(schema_name, LABEL_CHARS), clip(table, LABEL_CHARS)]
+                f["driftwatch_schema_drift_table"].add_metric([*t, *names, kind], count)
             f["driftwatch_schema_drift_tables_omitted"].add_metric(t, len(per_table) - len(shown))
 
     @staticmethod

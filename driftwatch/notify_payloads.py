@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from driftwatch import __version__
+from driftwatch.bounds import listing
 from driftwatch.notify_conditions import Condition, Transition
 from driftwatch.render import target_json
 from driftwatch.report import ALL_CATEGORIES, TargetReport
@@ -70,7 +71,7 @@ def _clip(text: str, limit: int = MAX_DETAIL) -> str:
 def _revisions(revisions: tuple[str, ...] | None) -> str:
     if revisions is None:
         return "none (no version table)"
-    return ", ".join(revisions) if revisions else "base"
+    return listing(revisions) if revisions else "base"
 
 
 def _drift(report: TargetReport) -> str:
@@ -110,7 +111,7 @@ def _firing_detail(condition: Condition, report: TargetReport) -> str:
         return _pending(rev)
     if condition is Condition.UNKNOWN_REVISION:
         return (
-            f"the database is on {', '.join(rev.unknown)}, which the migration scripts do not "
+            f"the database is on {listing(rev.unknown)}, which the migration scripts do not "
             f"have (head {_revisions(rev.script_heads)})"
         )
     return (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 from driftwatch import __version__
+from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.compare.baseline import BaselineEntry, entry_document
 from driftwatch.findings import Finding
 from driftwatch.report import Report, SchemaResult, Status, TargetReport
@@ -35,25 +36,35 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def revision_json(state: RevisionState) -> dict[str, Any]:
+    # the database's rows are listed up to a bound: a version table may hold anything
+    heads, heads_omitted = first(state.database_heads or ())
+    unknown, unknown_omitted = first(state.unknown)
     return {
         "state": state.kind.value,
         "in_sync": state.in_sync,
-        "database_heads": None if state.database_heads is None else list(state.database_heads),
+        "database_heads": None if state.database_heads is None else list(heads),
+        "database_heads_omitted": heads_omitted,
         "script_heads": list(state.script_heads),
         "pending": [{"revision": p.revision, "message": p.message} for p in state.pending],
-        "unknown": list(state.unknown),
+        "unknown": list(unknown),
+        "unknown_omitted": unknown_omitted,
     }
 
 
 def schema_json(schema: SchemaResult) -> dict[str, Any]:
+    # `counts` counts every finding; the lists stop at a bound and say how many they left out
+    findings, findings_omitted = first(schema.findings, FINDINGS_LISTED)
+    accepted, accepted_omitted = first(schema.accepted, FINDINGS_LISTED)
     return {
         "compared": schema.compared,
         "in_sync": schema.in_sync if schema.compared else None,
         "skipped_reason": schema.skipped_reason,
         "compared_at": _time(schema.compared_at),
         "counts": schema.counts_by_kind(),
-        "findings": [finding_json(f) for f in schema.findings],
-        "accepted": [{**finding_json(a.finding), "reason": a.reason} for a in schema.accepted],
+        "findings": [finding_json(f) for f in findings],
+        "findings_omitted": findings_omitted,
+        "accepted": [{**finding_json(a.finding), "reason": a.reason} for a in accepted],
+        "accepted_omitted": accepted_omitted,
         "baseline_unmatched": [entry_document(e) for e in schema.baseline_unmatched],
     }
 
@@ -102,7 +113,7 @@ STATUS_WORDS = {
 def _short(revisions: tuple[str, ...] | None) -> str:
     if revisions is None:
         return "(no version table)"
-    return ", ".join(revisions) if revisions else "(base: nothing applied)"
+    return listing(revisions) if revisions else "(base: nothing applied)"
 
 
 def _revision_lines(state: RevisionState) -> Iterator[str]:
@@ -114,7 +125,7 @@ def _revision_lines(state: RevisionState) -> Iterator[str]:
         RevisionStateKind.AT_HEAD: "at head",
         RevisionStateKind.BEHIND: f"BEHIND: {pending} migration{plural} pending",
         RevisionStateKind.UNKNOWN_REVISION: "UNKNOWN REVISION: the scripts do not have "
-        + ", ".join(state.unknown),
+        + listing(state.unknown),
         RevisionStateKind.NO_VERSION_TABLE: "NO VERSION TABLE: the database was never migrated",
         RevisionStateKind.MULTIPLE_SCRIPT_HEADS: f"MULTIPLE SCRIPT HEADS ({heads})"
         + (f", {pending} migration{plural} pending" if pending else ""),
@@ -141,15 +152,18 @@ def _table_of(finding: Finding) -> str:
     return f"{finding.schema}.{finding.table}" if finding.schema else finding.table
 
 
-def _by_table(findings: Iterable[Finding], reasons: Iterable[str | None]) -> Iterator[str]:
-    """Findings under one header per table, each followed by its reason when it has one."""
-    pairs = zip(findings, reasons, strict=True)
-    for table_name, group in groupby(pairs, key=lambda pair: _table_of(pair[0])):
+def _by_table(findings: Sequence[Finding], reasons: Sequence[str | None]) -> Iterator[str]:
+    """Findings under one header per table, each followed by its reason when it has one;
+    at most FINDINGS_LISTED of them, then how many more there are."""
+    shown, omitted = first(list(zip(findings, reasons, strict=True)), FINDINGS_LISTED)
+    for table_name, group in groupby(shown, key=lambda pair: _table_of(pair[0])):
         yield f"    {table_name}"
         for finding, reason in group:
             yield _finding_line(finding)
             if reason is not None:
                 yield f"{'':27}reason: {reason}"
+    if omitted:
+        yield f"    ... and {omitted} more difference{'s' if omitted != 1 else ''} (counted above)"
 
 
 def _entry_line(entry: BaselineEntry) -> str:

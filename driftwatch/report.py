@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -105,6 +105,10 @@ class TargetReport:
             )
         return None
 
+    def scrubbed(self, scrub: Callable[[str], str]) -> TargetReport:
+        """This report with `scrub` (secrets.Scrubber) applied to its error text."""
+        return self if self.error is None else replace(self, error=scrub(self.error))
+
     def status(self, fail_on: frozenset[Category] = ALL_CATEGORIES) -> Status:
         if self.problem() is not None:
             return Status.ERROR
@@ -134,6 +138,10 @@ class Report:
 
     def exit_code(self) -> ExitCode:
         return EXIT_CODES.get(self.status(), ExitCode.ERROR)
+
+    def scrubbed(self, scrub: Callable[[str], str]) -> Report:
+        """This report with `scrub` (secrets.Scrubber) applied to every target's error."""
+        return replace(self, targets=tuple(t.scrubbed(scrub) for t in self.targets))
 
     def problems(self) -> Iterable[str]:
         return (p for t in self.targets if (p := t.problem()) is not None)

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -23,10 +24,22 @@ from prometheus_client.exposition import choose_encoder
 
 from driftwatch.daemon import Daemon
 from driftwatch.errors import ConfigError
+from driftwatch.listener import (
+    TIMEOUT_SECONDS,
+    ClientErrorFilter,
+    Listener,
+    ShedReport,
+    connection_limit,
+    listening_sockets,
+    open_file_limit,
+)
 from driftwatch.render import report_json
 from driftwatch.report import Report
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+log = logging.getLogger("driftwatch.http")
+_REQUEST_LOG = logging.getLogger("driftwatch.http.requests")  # aiohttp's request handlers
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,14 +134,50 @@ def _ssl_context(options: HttpOptions) -> ssl.SSLContext | None:
 async def start_http(
     stack: AsyncExitStack, daemon: Daemon, registry: CollectorRegistry, options: HttpOptions
 ) -> None:
-    """Serve the endpoints until `stack` closes."""
-    runner = web.AppRunner(build_app(daemon, registry, options), access_log=None)
+    """Serve the endpoints until `stack` closes, within the limits of `driftwatch.listener`."""
+    ssl_context = _ssl_context(options)
+    open_files = open_file_limit()
+    max_connections = connection_limit(open_files)
+    report = ShedReport(max_connections=max_connections)
+    # aiohttp logs a malformed request as an error with its traceback: count it instead
+    client_errors = ClientErrorFilter(report)
+    _REQUEST_LOG.addFilter(client_errors)
+    stack.callback(_REQUEST_LOG.removeFilter, client_errors)
+    runner = web.AppRunner(
+        build_app(daemon, registry, options),
+        access_log=None,
+        logger=_REQUEST_LOG,
+        # idle keep-alive connections, and requests stalled after the first, are closed after
+        # this long too (the first request head is the listener's to time out)
+        keepalive_timeout=TIMEOUT_SECONDS,
+        shutdown_timeout=5.0,
+    )
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, options.host, options.port, ssl_context=_ssl_context(options))
     try:
-        await site.start()
+        sockets = await listening_sockets(options.host, options.port)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
         ) from None
+    assert runner.server is not None  # set up above
+    listener = Listener(
+        sockets,
+        runner.server,
+        ssl_context=ssl_context,
+        max_connections=max_connections,
+        report=report,
+    )
+    listener.start()
+    # closed before the runner: no new connection while aiohttp finishes its requests
+    stack.push_async_callback(listener.close)
+    log.info(
+        "listening",
+        extra={
+            "fields": {
+                "listen": f"{options.host}:{options.port}",
+                "max_connections": max_connections,
+                "open_file_limit": open_files if open_files is not None else "unlimited",
+            }
+        },
+    )

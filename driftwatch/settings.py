@@ -31,12 +31,16 @@ from pydantic_settings import (
 )
 
 from driftwatch.errors import ConfigError
+from driftwatch.secrets import header_secrets, url_secrets, webhook_secrets
 
 DEFAULT_CONFIG_FILE = "driftwatch.toml"
 CONFIG_ENV = "DRIFTWATCH_CONFIG"
 TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"target", "dialect", "instance", "job"})
+# the longest duration any setting may have: PostgreSQL's longest timeout (2^31 - 1 ms), far
+# beyond any sensible interval, and short of what datetime and the scheduler overflow on
+MAX_SECONDS = 2_147_483
 
 
 def _as_list(value: object) -> object:
@@ -46,10 +50,19 @@ def _as_list(value: object) -> object:
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
+def _bounded_seconds(value: object) -> object:
+    """Every float setting is a duration in seconds; none may exceed MAX_SECONDS."""
+    if isinstance(value, float) and value > MAX_SECONDS:
+        raise ValueError(f"must be at most {MAX_SECONDS} seconds (about 24 days)")
+    return value
+
+
 class TargetSettings(BaseModel):
     """One monitored database, as written in the configuration."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused: they pass gt=0 (inf) or fail it with a misleading message
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _durations = field_validator("*")(_bounded_seconds)
 
     name: str
     url: SecretStr | None = None
@@ -114,7 +127,8 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 class NotifierSettings(BaseModel):
     """One webhook receiver of `driftwatch serve` (a `[[notifiers]]` entry)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    _durations = field_validator("*")(_bounded_seconds)
 
     type: Literal["alertmanager", "slack", "webhook"]
     name: str | None = None  # default: the type
@@ -173,8 +187,10 @@ class Settings(BaseSettings):
         extra="forbid",
         # .env is shared with the application (DATABASE_URL ...): only our prefix is ours
         dotenv_filtering="match_prefix",
+        allow_inf_nan=False,
     )
     toml_data: ClassVar[dict[str, Any]] = {}
+    _durations = field_validator("*")(_bounded_seconds)
 
     targets: list[TargetSettings] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
@@ -259,6 +275,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({not_text(exc)})") from None
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -348,7 +366,14 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     except SettingsError as exc:
         # a list or table (targets, labels) given in the environment or .env that is not JSON
         raise ConfigError(f"environment or .env: {exc} (lists and tables must be JSON)") from None
+    except UnicodeDecodeError as exc:  # the environment is decoded already: .env it is
+        raise ConfigError(f".env is not UTF-8 text ({not_text(exc)})") from None
     return settings
+
+
+def not_text(exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8 text, without quoting it (it may hold secrets)."""
+    return f"at byte {exc.start + 1}"
 
 
 def read_secret(
@@ -371,9 +396,14 @@ def read_secret(
         return from_env
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8").strip()
+            from_file = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"{origin}: {what}_file {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:  # never say where: the bytes may be the secret
+            raise ConfigError(f"{origin}: {what}_file {file} is not UTF-8 text") from None
+        if not from_file:
+            raise ConfigError(f"{origin}: {what}_file {file} is empty")
+        return from_file
     return None
 
 
@@ -385,3 +415,33 @@ def basic_auth_password(settings: Settings) -> str | None:
         origin="configuration",
         what="basic_auth_password",
     )
+
+
+def configured_secrets(settings: Settings) -> set[str]:
+    """Every secret the configuration names, read from where it is kept: each target's
+    database password (configured targets, selected or not), each notifier's URL and header
+    values, the basic auth password. A source that cannot be read is left out: it fails with
+    its own message where it is used, and what cannot be read cannot be shown either."""
+    found: set[str] = set()
+    for ts in settings.targets:
+        raw = _readable(value=ts.url, env=ts.url_env, file=ts.url_file)
+        found |= url_secrets(raw)
+    for ns in settings.notifiers:
+        found |= webhook_secrets(_readable(value=ns.url, env=ns.url_env, file=ns.url_file))
+        for header in ns.headers.values():
+            found |= header_secrets(header.get_secret_value())
+        for env in ns.headers_env.values():
+            found |= header_secrets(os.environ.get(env, ""))
+    found.add(
+        _readable(value=settings.basic_auth_password, file=settings.basic_auth_password_file) or ""
+    )
+    return found
+
+
+def _readable(
+    *, value: SecretStr | None = None, env: str | None = None, file: Path | None = None
+) -> str | None:
+    try:
+        return read_secret(value=value, env=env, file=file, origin="", what="")
+    except ConfigError:
+        return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,8 @@ from sqlalchemy.exc import ArgumentError
 
 from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.errors import ConfigError
-from driftwatch.settings import Settings, TargetSettings, read_secret
+from driftwatch.secrets import mask_url
+from driftwatch.settings import Settings, TargetSettings, not_text, read_secret
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
 ASYNC_DRIVERS: Mapping[str, str] = {
@@ -65,25 +65,22 @@ class Target:
         return mask_url(self.url)
 
 
-def mask_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
-
-
-CREDENTIALS_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-
-
-def mask_credentials(text: str) -> str:
-    """Mask the password of any URL written in free text (exception messages of others)."""
-    return CREDENTIALS_IN_TEXT.sub(r"\1***@", text)
-
-
 def parse_url(raw: str, *, origin: str) -> URL:
     """Parse a database URL and switch it to our async driver; one-line error otherwise."""
+    # never echo the raw string: it may hold a password
     try:
         url = make_url(raw)
     except ArgumentError:
-        # never echo the raw string: it may hold a password
         raise ConfigError(f"{origin}: not a database URL (expected dialect://...)") from None
+    except ValueError:  # make_url reads the port with int()
+        problem = (
+            "an IPv6 host lacks its closing ']'"
+            if "[" in raw and "]" not in raw
+            else "the port is not a number"
+        )
+        raise ConfigError(f"{origin}: not a database URL: {problem}") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"{origin}: port {url.port} is out of range (1-65535)")
     backend = url.get_backend_name()
     driver = ASYNC_DRIVERS.get(backend)
     if driver is None:
@@ -164,22 +161,39 @@ def _baseline_of(ts: TargetSettings) -> Baseline | None:
         raise ConfigError(f"target {ts.name!r}: {exc}") from None
 
 
-def _read_ini(path: Path) -> configparser.ConfigParser:
-    # read as alembic reads it: %(here)s is the file's folder, and '%%' stands for '%'
+def read_ini(path: Path) -> configparser.ConfigParser:
+    """An alembic.ini, read as alembic reads it: %(here)s is the file's folder, and '%%'
+    stands for '%'. Errors are one line that never quotes the file: a line of it may be a
+    URL with a password."""
     parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
     try:
         with path.open(encoding="utf-8") as fh:
             parser.read_file(fh)
     except FileNotFoundError:
         raise ConfigError(f"alembic config {path} does not exist") from None
-    except (OSError, configparser.Error) as exc:
-        raise ConfigError(f"alembic config {path} cannot be read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"alembic config {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"alembic config {path} is not UTF-8 text ({not_text(exc)})") from None
+    except configparser.MissingSectionHeaderError as exc:
+        raise ConfigError(
+            f"alembic config {path}: line {exc.lineno} is not inside a [section] "
+            "(alembic's options go under [alembic])"
+        ) from None
+    except configparser.ParsingError as exc:
+        line = exc.errors[0][0] if exc.errors else "?"
+        raise ConfigError(
+            f"alembic config {path}: line {line} is not an option (key = value) nor a [section]"
+        ) from None
+    except configparser.Error as exc:  # a section or option given twice: names, no values
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"alembic config {path} cannot be read: {detail}") from None
     return parser
 
 
 def _ini_value(path: Path, section: str, key: str) -> str:
     try:
-        return _read_ini(path).get(section, key, fallback="")
+        return read_ini(path).get(section, key, fallback="")
     except configparser.InterpolationError:
         # never echo the value: it may be a URL with a password
         raise ConfigError(
@@ -237,7 +251,10 @@ def _dotenv_value(path: Path, key: str) -> str | None:
 
     if not path.is_file():
         return None
-    return dotenv_values(path).get(key)
+    try:
+        return dotenv_values(path).get(key)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text ({not_text(exc)})") from None
 
 
 def build_targets(

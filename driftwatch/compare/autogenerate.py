@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Table, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Computed,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.schema import DefaultClause
 
+from driftwatch.bounds import clip, clip_optional
 from driftwatch.compare.catalog import enum_type_change
 from driftwatch.findings import Finding, FindingKind
 
@@ -34,21 +43,38 @@ def describe_type(type_: Any, dialect: Dialect) -> str:
         return repr(type_)
 
 
-def describe_default(default: Any) -> str | None:
+def describe_sql(element: Any, dialect: Dialect) -> str:
+    """SQL text of an expression for `dialect`; never raises (a custom construct may compile
+    for other dialects only: then its function name, never a repr with a memory address)."""
+    if isinstance(element, str):
+        return element
+    if isinstance(element, TextClause):
+        return element.text
+    try:
+        return str(element.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except Exception:
+        name = getattr(element, "name", None)
+        return f"{name}()" if isinstance(name, str) else type(element).__name__
+
+
+def describe_default(default: Any, dialect: Dialect) -> str | None:
     if default is None or default is False:
         return None
+    if isinstance(default, Computed):
+        return f"GENERATED ALWAYS AS ({describe_sql(default.sqltext, dialect)})"
+    if isinstance(default, Identity):
+        return "IDENTITY"
     if isinstance(default, DefaultClause):
         default = default.arg
-    if isinstance(default, TextClause):
-        return default.text
-    if isinstance(default, str):
-        return default
-    return str(default)
+    return describe_sql(default, dialect)
 
 
 def describe_column(column: Column[Any], dialect: Dialect) -> str:
     parts = [describe_type(column.type, dialect), "NULL" if column.nullable else "NOT NULL"]
-    if (default := describe_default(column.server_default)) is not None:
+    default = describe_default(column.server_default, dialect)
+    if isinstance(column.server_default, Computed):
+        parts.append(str(default))
+    elif default is not None:
         parts.append(f"DEFAULT {default}")
     return " ".join(parts)
 
@@ -58,17 +84,21 @@ def describe_enum(name: str | None, labels: Iterable[str]) -> str:
     return f"ENUM {name} ({listed})" if name else f"ENUM ({listed})"
 
 
-def _columns(names: Iterable[Any]) -> str:
-    return ", ".join(str(getattr(c, "name", c)) for c in names)
+def _columns(names: Iterable[Any], dialect: Dialect) -> str:
+    def one(column: Any) -> str:
+        name = getattr(column, "name", None)
+        return name if isinstance(name, str) else describe_sql(column, dialect)
+
+    return ", ".join(one(c) for c in names)
 
 
-def describe_index(index: Index) -> str:
-    cols = _columns(index.expressions)
+def describe_index(index: Index, dialect: Dialect) -> str:
+    cols = _columns(index.expressions, dialect)
     return f"{'UNIQUE ' if index.unique else ''}INDEX ({cols})"
 
 
-def describe_unique(constraint: UniqueConstraint) -> str:
-    return f"UNIQUE ({_columns(constraint.columns)})"
+def describe_unique(constraint: UniqueConstraint, dialect: Dialect) -> str:
+    return f"UNIQUE ({_columns(constraint.columns, dialect)})"
 
 
 def describe_foreign_key(fk: ForeignKeyConstraint) -> str:
@@ -102,14 +132,15 @@ class _Translator:
         actual: str | None,
         message: str,
     ) -> Finding:
+        # every field may carry database text of any length (a comment, a CHECK clause)
         return Finding(
             kind=kind,
-            schema=self.schema(schema),
-            table=table,
-            name=name,
-            expected=expected,
-            actual=actual,
-            message=message,
+            schema=clip_optional(self.schema(schema)),
+            table=clip(table),
+            name=clip_optional(name),
+            expected=clip_optional(expected),
+            actual=clip_optional(actual),
+            message=clip(message),
         )
 
     def presence(
@@ -185,8 +216,10 @@ class _Translator:
             act = "NULL" if live else "NOT NULL"
             kind, what = FindingKind.NULLABLE_MISMATCH, "nullability"
         elif tag == "modify_default":
-            exp, act = describe_default(model), describe_default(live)
+            exp, act = describe_default(model, self.dialect), describe_default(live, self.dialect)
             kind, what = FindingKind.DEFAULT_MISMATCH, "server default"
+            if isinstance(model, Computed) or isinstance(live, Computed):
+                kind, what = FindingKind.GENERATED_MISMATCH, "generated expression"
         else:  # modify_comment
             exp, act = model, live
             kind, what = FindingKind.COMMENT_MISMATCH, "comment"
@@ -209,7 +242,7 @@ class _Translator:
             table.schema if table is not None else None,
             tname,
             index.name,
-            described=describe_index(index),
+            described=describe_index(index, self.dialect),
             subject=f"index {index.name} on {tname}",
         )
 
@@ -256,7 +289,7 @@ class _Translator:
             name=None,
             expected=None,
             actual=None,
-            message=f"unclassified difference: {diff[0]}",
+            message=clip(f"unclassified difference: {diff[0]}"),
         )
 
     def constraint_diff(self, tag: str, constraint: Any) -> Finding:
@@ -268,7 +301,7 @@ class _Translator:
             described, label = describe_foreign_key(constraint), "foreign key"
         elif isinstance(constraint, UniqueConstraint):
             kinds = (FindingKind.MISSING_UNIQUE, FindingKind.EXTRA_UNIQUE)
-            described, label = describe_unique(constraint), "unique constraint"
+            described, label = describe_unique(constraint, self.dialect), "unique constraint"
         else:
             kinds = (FindingKind.OTHER, FindingKind.OTHER)
             described, label = type(constraint).__name__, "constraint"

@@ -201,6 +201,17 @@ def check_diffs(
     return diffs
 
 
+def schemas_without_live_checks(
+    tables: Iterable[Table], live: LiveCatalog, dialect: Dialect, default_schema: str | None
+) -> set[str | None]:
+    """Schemas where the models' tables have CHECK constraints and no live table shows one:
+    on MySQL/MariaDB what a user granted table by table sees (see privileges)."""
+    expecting = {
+        local_schema(t.schema, default_schema) for t in tables if _model_checks(t, dialect)
+    }
+    return expecting - {schema for schema, _table in live.checks}
+
+
 def catalog_diffs(
     tables: Iterable[Table],
     uses: Iterable[EnumUse],

@@ -37,7 +37,8 @@ from driftwatch.dberrors import root_cause
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import default_cache_dir
 from driftwatch.expected.embedded_postgres import EXTRA, EmbeddedPostgres, find_installation
-from driftwatch.targets import ASYNC_DRIVERS, mask_credentials, mask_url
+from driftwatch.secrets import mask_credentials, mask_url
+from driftwatch.targets import ASYNC_DRIVERS
 
 log = logging.getLogger(__name__)
 

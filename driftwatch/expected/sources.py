@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import sysconfig
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,9 +20,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from driftwatch.errors import MetadataError, ScriptsError
+from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
-from driftwatch.targets import Target
+from driftwatch.targets import Target, read_ini
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,18 +58,79 @@ def _prepend_sys_path(paths: list[str]) -> None:
 
 @contextmanager
 def _alembic_errors(what: str) -> Iterator[None]:
+    """Loading scripts runs the project's revision files: whatever they raise, and however
+    they exit, becomes one ScriptsError line (see `_project_code`)."""
+    with _project_code(ScriptsError, what):
+        try:
+            yield
+        except CommandError as exc:
+            raise ScriptsError(f"{what}: {_first_line(exc)}") from None
+        except (SyntaxError, ImportError) as exc:
+            raise ScriptsError(
+                f"{what}: a migration script does not load: {_first_line(exc)}"
+            ) from None
+        except (KeyError, TypeError) as exc:
+            if project_frame(exc) is not None:
+                raise  # the revision file's own code: _project_code says where
+            # alembic's revision map looks revisions up by the ids the files name
+            if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+                raise ScriptsError(
+                    f"{what}: revision {exc.args[0]!r} is named as a down_revision or "
+                    "depends_on, but no script defines it"
+                ) from None
+            raise ScriptsError(
+                f"{what}: a revision, down_revision or depends_on is not a string or a tuple "
+                f"of strings ({_describe(exc)})"
+            ) from None
+
+
+@contextmanager
+def _project_code(error: type[DriftwatchError], what: str) -> Iterator[None]:
+    """Run the project's own code (models modules, migration scripts): whatever it raises,
+    and however it exits, becomes one line of `error` naming where it happened.
+
+    BaseException too: a module calling sys.exit(), or raising KeyboardInterrupt,
+    GeneratorExit or a BaseException of its own, would otherwise end `check` silently with
+    its own exit code, or end a daemon's job and freeze its target. Cancellation is not lost
+    by this: the code here is synchronous (a worker thread of the daemon or of `check`), and
+    a task is cancelled at an await, never inside it, so any CancelledError met here was
+    raised by the project.
+    """
     try:
         yield
-    except ScriptsError:
+    except DriftwatchError:
         raise
-    except CommandError as exc:
-        raise ScriptsError(f"{what}: {_first_line(exc)}") from None
-    except (SyntaxError, ImportError) as exc:
-        raise ScriptsError(
-            f"{what}: a migration script does not load: {_first_line(exc)}"
-        ) from None
-    except Exception as exc:  # alembic raises many kinds on broken graphs
-        raise ScriptsError(f"{what}: {type(exc).__name__}: {_first_line(exc)}") from None
+    except BaseException as exc:  # see the docstring
+        raise error(f"{what}: {describe_raised(exc)}") from None
+
+
+def describe_raised(exc: BaseException) -> str:
+    """`Type: first line` of what the project's code raised, and where, on one line."""
+    where = project_frame(exc)
+    return _describe(exc) + (f" (at {where})" if where else "")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+# where the interpreter and the installed packages live: frames there are not the project's
+_LIBRARY_PATHS = tuple(
+    {str(Path(sysconfig.get_path(name)).resolve()) for name in ("stdlib", "purelib", "platlib")}
+)
+_OWN_PATH = str(Path(__file__).resolve().parent)
+
+
+def project_frame(exc: BaseException) -> str | None:
+    """`file:line` of the innermost frame of the traceback in the project's own files."""
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or filename.startswith((*_LIBRARY_PATHS, _OWN_PATH)):
+            continue
+        found = f"{filename}:{line}"
+    return found
 
 
 def _first_line(exc: BaseException) -> str:
@@ -76,10 +139,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _script_directory(target: Target) -> ScriptDirectory:
+    for folder in target.version_locations:
+        if ":" not in folder and not Path(folder).is_dir():
+            raise ScriptsError(
+                f"target {target.name!r}: version_locations: {folder} does not exist"
+            )
     if target.alembic_ini is not None:
         ini = target.alembic_ini.resolve()
         if not ini.is_file():
             raise ScriptsError(f"target {target.name!r}: alembic config {ini} does not exist")
+        try:  # its errors in one line; alembic's are configparser's, many lines long
+            read_ini(ini)
+        except ConfigError as exc:
+            raise ScriptsError(f"target {target.name!r}: {exc}") from None
         config = Config(str(ini))
         # alembic resolves these against the working directory; a monitor runs from anywhere,
         # so anchor relative entries at the ini file's folder (read before path_separator moves)
@@ -113,20 +185,39 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
     Also returns the files read, so a long-running caller can tell when they change.
     """
     files: list[str] = []
-    with _alembic_errors(f"target {target.name!r}: migration scripts"):
+    revised: set[str] = set()  # every down_revision, to tell a real head (see _defined_twice)
+    what = f"target {target.name!r}: migration scripts"
+    with _alembic_errors(what):
         directory = _script_directory(target)
         revisions: dict[str, ScriptRevision] = {}
         for script in directory.walk_revisions():
             files.append(script.path)
             parents = _tuple(script.down_revision)
+            revised.update(parents)
             depends = tuple(_revision_id(directory, dep) for dep in _tuple(script.dependencies))
             revisions[script.revision] = ScriptRevision(
                 revision=script.revision, parents=parents + depends, message=script.doc
             )
         heads = tuple(directory.get_heads())
+        twice = _defined_twice(heads, revised)
+        if twice is not None:
+            raise ScriptsError(
+                f"{what}: revision {twice!r} is defined by more than one script "
+                f"(one is {directory.get_revision(twice).path})"
+            )
     if not revisions:
         raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
     return ScriptGraph(revisions=revisions, heads=heads), tuple(files)
+
+
+def _defined_twice(heads: tuple[str, ...], revised: set[str]) -> str | None:
+    """A revision id two scripts define, if any (`revised`: every down_revision).
+
+    alembic only warns, and keeps the script it read last; the other stays behind as a head
+    of its own. So a duplicated id shows in the heads twice, or as a head that a script
+    revises (which a real head never is).
+    """
+    return next((h for h in heads if heads.count(h) > 1 or h in revised), None)
 
 
 def _revision_id(directory: ScriptDirectory, name: str) -> str:
@@ -152,16 +243,24 @@ def _import(module_name: str, origin: str) -> object:
         raise MetadataError(
             f"{origin}: cannot import {module_name!r}: {_first_line(exc)}"
         ) from None
-    except Exception as exc:  # the user's module raised while importing
+    except BaseException as exc:  # the module raised or exited (_project_code)
         raise MetadataError(
-            f"{origin}: importing {module_name!r} failed: {type(exc).__name__}: {_first_line(exc)}"
+            f"{origin}: importing {module_name!r} failed: {describe_raised(exc)}"
         ) from None
+
+
+def _dotted(name: str) -> bool:
+    """`name` is a dotted Python name (`app.models`): no blank, no leading dot."""
+    return all(part.isidentifier() for part in name.split("."))
 
 
 def _resolve(path: str, origin: str) -> MetaData:
     module_name, sep, attr_path = path.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise MetadataError(f"{origin}: {path!r} is not of the form module:attribute")
+    if not sep or not _dotted(module_name) or not _dotted(attr_path):
+        raise MetadataError(
+            f"{origin}: {path!r} is not of the form module:attribute "
+            "(dotted Python names, as in app.models:Base.metadata)"
+        )
     obj = _import(module_name, origin)
     for attr in attr_path.split("."):
         try:
@@ -176,20 +275,23 @@ def _resolve(path: str, origin: str) -> MetaData:
 def load_metadata(target: Target) -> MetaData | None:
     """Import the target's models and return their MetaData, merged when several are named."""
     origin = f"target {target.name!r} metadata"
-    for module_name in target.imports:
-        _import(module_name, origin)
-    found = [_resolve(path, origin) for path in target.metadata]
-    if not found:
-        return None
-    if len(found) == 1:
-        return found[0]
-    merged = MetaData(naming_convention=found[0].naming_convention)
-    for metadata in found:
-        for table in metadata.tables.values():
-            if table.key in merged.tables:
-                raise MetadataError(f"{origin}: table {table.key!r} is defined twice")
-            table.to_metadata(merged)
-    return merged
+    with _project_code(MetadataError, origin):  # attributes and tables may run its code too
+        for module_name in target.imports:
+            if not _dotted(module_name):
+                raise MetadataError(f"{origin}: imports: {module_name!r} is not a module name")
+            _import(module_name, origin)
+        found = [_resolve(path, origin) for path in target.metadata]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        merged = MetaData(naming_convention=found[0].naming_convention)
+        for metadata in found:
+            for table in metadata.tables.values():
+                if table.key in merged.tables:
+                    raise MetadataError(f"{origin}: table {table.key!r} is defined twice")
+                table.to_metadata(merged)
+        return merged
 
 
 def load_expected(target: Target) -> Expected:

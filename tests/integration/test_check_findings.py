@@ -150,6 +150,26 @@ DRIFTS = [
         compare_server_default=True,
     ),
     Drift(
+        id="generated_mismatch",
+        kind=FindingKind.GENERATED_MISMATCH,
+        table="orders",
+        name="note",
+        postgresql=(
+            "ALTER TABLE orders DROP COLUMN note, "
+            "ADD COLUMN note TEXT GENERATED ALWAYS AS (status) STORED",
+            "COMMENT ON COLUMN orders.note IS 'free text from the customer'",
+        ),
+        mysql=(
+            "ALTER TABLE orders MODIFY note TEXT AS (status) PERSISTENT "
+            "COMMENT 'free text from the customer'",
+        ),
+        sqlite=Rebuild(
+            "orders", ((SQLITE_NOTE, "note TEXT GENERATED ALWAYS AS (status) STORED, "),)
+        ),
+        actual="GENERATED ALWAYS AS",
+        compare_server_default=True,
+    ),
+    Drift(
         id="missing_index",
         kind=FindingKind.MISSING_INDEX,
         table="users",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,16 +51,23 @@ def write_config(path: Path, settings: Mapping[str, Any], targets: list[Mapping[
 
 
 class Daemon:
-    def __init__(self, process: subprocess.Popen[str], port: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        port: int,
+        log_path: Path,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.process = process
         self.port = port
         self.log_path = log_path
-        self.base = f"http://127.0.0.1:{port}"
+        self.tls = tls
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     def get(self, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
         request = urllib.request.Request(self.base + path, headers=dict(headers or {}))
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -105,15 +113,31 @@ class Daemon:
         return self.process.wait(timeout=timeout)
 
 
+# sets the open-file limit (soft and hard, as `prlimit --nofile=N:N` does), then runs argv[2:]
+_WITH_OPEN_FILE_LIMIT = (
+    "import os, resource, sys; n = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
 @contextmanager
 def serve(
-    config: Path, tmp_path: Path, *extra: str, env: Mapping[str, str] | None = None
+    config: Path,
+    tmp_path: Path,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+    open_files: int | None = None,
+    tls_ca: Path | None = None,
 ) -> Iterator[Daemon]:
-    """Start `driftwatch serve --config <config>` and wait until /healthz answers."""
+    """Start `driftwatch serve --config <config>` and wait until /healthz answers; with
+    `open_files`, under that open-file limit (systemd's default is 1024); with `tls_ca`, speak
+    HTTPS to it, trusting that certificate."""
     port = free_port()
     log_path = tmp_path / f"daemon-{port}.log"
     command = [sys.executable, "-m", "driftwatch", "serve", "--config", str(config)]
     command += ["--listen", f"127.0.0.1:{port}", *extra]
+    if open_files is not None:
+        command = [sys.executable, "-c", _WITH_OPEN_FILE_LIMIT, str(open_files), *command]
     with log_path.open("w", encoding="utf-8") as log_file:
         process = subprocess.Popen(
             command,
@@ -123,7 +147,8 @@ def serve(
             text=True,
             env={**os.environ, **(env or {})},
         )
-    daemon = Daemon(process, port, log_path)
+    tls = None if tls_ca is None else ssl.create_default_context(cafile=str(tls_ca))
+    daemon = Daemon(process, port, log_path, tls)
     try:
         daemon.wait_for("/healthz", lambda: _answers(daemon), timeout=30)
         yield daemon

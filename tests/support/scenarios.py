@@ -26,6 +26,7 @@ SHOP_VERSIONS = SHOP / "migrations" / "versions"
 SHOP_BRANCHES = SHOP / "branches"
 AUDITED = SCENARIOS / "audited"
 AUDITED_METADATA = "tests.scenarios.audited.models:metadata"
+TRACES = SCENARIOS / "traces"
 
 
 def alembic_config(
@@ -141,6 +142,20 @@ def audited_target(url: URL, **fields: Any) -> Target:
         "url": url,
         "script_location": str(AUDITED / "migrations"),
         "metadata": (AUDITED_METADATA,),
+    }
+    values.update(fields)
+    return Target(**values)
+
+
+def traces_target(url: URL, **fields: Any) -> Target:
+    """The traces scenario; PostgreSQL's models have the table only PostgreSQL can build."""
+    models = "pg_metadata" if url.get_backend_name() == "postgresql" else "metadata"
+    values: dict[str, Any] = {
+        "name": "traces",
+        "url": url,
+        "script_location": str(TRACES / "migrations"),
+        "metadata": (f"tests.scenarios.traces.models:{models}",),
+        "compare_server_default": True,
     }
     values.update(fields)
     return Target(**values)

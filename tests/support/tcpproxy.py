@@ -1,4 +1,5 @@
-"""A TCP proxy the tests can stop and start, to make a database refuse connections on demand."""
+"""TCP helpers for tests: a proxy that can be stopped and started (a database refusing
+connections on demand), and a server that accepts connections and never answers."""
 
 from __future__ import annotations
 
@@ -73,3 +74,43 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1:<port> and never sends a byte: a database host
+    whose server process hangs. `close()` drops the listener and every connection."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port: int = self._listener.getsockname()[1]
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._held.append(client)
+                self.accepted += 1
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            for client in self._held:
+                client.close()
+            self._held.clear()
+
+    def __enter__(self) -> SilentServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from driftwatch.listener import MAX_CONNECTIONS, RESERVED_FOR_CHECKS, connection_limit
 from tests.support.servers import unavailable
 from tests.support.tools import REPO_ROOT, systemd_analyze_path
 
@@ -68,6 +69,15 @@ def test_unit_is_hardened() -> None:
     assert single["EnvironmentFile"] == "/etc/driftwatch/driftwatch.env"
     assert "Environment" not in service or not any("URL" in v for v in service["Environment"])
     assert unit()["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_unit_raises_the_open_file_limit() -> None:
+    """LimitNOFILE lifts systemd's 1024 so that HTTP gets its full connection limit and the
+    checks keep their reserve of descriptors beside it."""
+    [limit] = unit()["Service"]["LimitNOFILE"]
+    soft = int(limit.split(":")[0])
+    assert connection_limit(soft) == MAX_CONNECTIONS
+    assert soft - MAX_CONNECTIONS >= 4 * RESERVED_FOR_CHECKS
 
 
 def test_environment_file_example_holds_a_placeholder() -> None:

@@ -310,12 +310,14 @@ def test_json_target_revision_and_findings() -> None:
         "state": "behind",
         "in_sync": False,
         "database_heads": ["a1"],
+        "database_heads_omitted": 0,
         "script_heads": ["c3"],
         "pending": [
             {"revision": "b2", "message": "create orders"},
             {"revision": "c3", "message": "add users.active"},
         ],
         "unknown": [],
+        "unknown_omitted": 0,
     }
     assert shop["schema"]["in_sync"] is False
     assert shop["schema"]["counts"] == {

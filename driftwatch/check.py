@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,9 +17,14 @@ from driftwatch.bounds import clip
 from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
+from driftwatch.compare.diff import DiffOptions
+from driftwatch.compare.models import compare_models
 from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
+from driftwatch.expected.cache import SnapshotCache, default_cache_dir
+from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
 from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
+from driftwatch.expected.states import ExpectedStates, ModelsState
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -54,6 +60,7 @@ async def check_target(
     previous: TargetReport | None = None,
     max_age_seconds: float | None = None,
     engine: AsyncEngine | None = None,
+    states: ExpectedStates | None = None,
 ) -> TargetReport:
     """Check `target`; never raises for drift or for a database that cannot be reached.
 
@@ -63,7 +70,9 @@ async def check_target(
     read only when `max_age_seconds` is given: a report meant to be a later `previous` must
     come from such a check. A long-running
     caller passes the target's `engine` (from `collect.make_engine`) to keep it between
-    checks; it pools nothing, so only the dialect set-up is saved, never a connection.
+    checks; it pools nothing, so only the dialect set-up is saved, never a connection. It
+    passes its `states` too (expected states built or read once, see `expected.states`);
+    without them the check makes its own and stops any scratch server it started.
     """
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
@@ -79,9 +88,12 @@ async def check_target(
         previous_heads = reusable.revision.database_heads if reusable.revision else None
         return heads != previous_heads or fingerprint != reusable.fingerprint
 
+    own_states = states is None
+    states = states or default_states()
     try:
         if expected is None:
             expected = await asyncio.to_thread(load_expected, target)
+        models = await _models_state(target, expected, states)
         own_engine = engine is None
         engine = engine or make_engine(target)
         try:
@@ -92,13 +104,16 @@ async def check_target(
                 expected.metadata,
                 decide,
                 fingerprint=max_age_seconds is not None,
+                expected_tables=_tables_of(models),
             )
         finally:
             if own_engine:
                 await engine.dispose()
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads)
-        schema = _schema_result(seen, expected, reusable, started_at, target.baseline)
+        schema = _schema_result(
+            seen, expected=expected, models=models, target=target, reusable=reusable, now=started_at
+        )
     except DriftwatchError as exc:
         return report(error=str(exc))
     except BaseException as exc:  # a bug, or the project's code (a custom type)
@@ -111,6 +126,9 @@ async def check_target(
             return report(error=f"target {target.name!r}: the project's code failed: {detail}")
         detail = clip(scrub(f"{type(exc).__name__}: {exc}", target))  # scrubbed whole, then cut
         return report(error=f"target {target.name!r}: internal error: {detail}")
+    finally:
+        if own_states:
+            await states.close()
 
     return report(
         check_kind=CheckKind.FULL
@@ -137,21 +155,62 @@ def _must_propagate(exc: BaseException) -> bool:
     return False
 
 
+async def _models_state(target: Target, expected: Expected, states: ExpectedStates) -> ModelsState:
+    """The models' snapshot the comparison needs, or why the alembic path runs instead."""
+    if expected.metadata is None:
+        return ModelsState(snapshot=None, unavailable="no models configured (metadata)")
+    if target.comparison == "alembic":
+        return ModelsState(snapshot=None, unavailable='comparison = "alembic"')
+    state = await states.models(expected.metadata, target.dialect, target.scratch_url)
+    if state.snapshot is None and target.comparison == "snapshot":
+        raise ScratchUnavailableError(
+            f'target {target.name!r}: comparison = "snapshot": {state.unavailable}'
+        )
+    return state
+
+
+def _tables_of(models: ModelsState) -> frozenset[tuple[str | None, str]] | None:
+    if models.snapshot is None:
+        return None
+    return frozenset(table.key for table in models.snapshot.tables)
+
+
 def _schema_result(
     seen: Observation,
+    *,
     expected: Expected,
+    models: ModelsState,
+    target: Target,
     reusable: TargetReport | None,
     now: datetime,
-    baseline: Baseline | None,
 ) -> SchemaResult:
+    baseline = target.baseline
     if expected.metadata is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
+    if seen.snapshot is not None and models.snapshot is not None:
+        options = DiffOptions(
+            compare_type=target.compare_type,
+            compare_server_default=target.compare_server_default,
+        )
+        findings, notes = compare_models(models.snapshot, seen.snapshot, options)
+        return SchemaResult(
+            compared=True,
+            findings=tuple(findings),
+            compared_at=now,
+            method="snapshot",
+            notes=notes,
+        ).under(baseline)
     if seen.diffs is None:
         if reusable is not None and reusable.schema is not None:
             return reusable.schema.under(baseline)  # the baseline may have changed meanwhile
         return SchemaResult(compared=False, skipped_reason="comparison not run")
     findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
-    return SchemaResult(compared=True, findings=tuple(findings), compared_at=now).under(baseline)
+    notes = ()
+    if target.comparison == "auto" and models.unavailable is not None:
+        notes = (f"no scratch database ({models.unavailable}): compared through alembic",)
+    return SchemaResult(
+        compared=True, findings=tuple(findings), compared_at=now, method="alembic", notes=notes
+    ).under(baseline)
 
 
 def _report(target: Target, started_at: datetime, duration: float, **fields: Any) -> TargetReport:
@@ -199,13 +258,26 @@ async def check_targets(
     *,
     concurrency: int = 4,
     fail_on: frozenset[Category] = ALL_CATEGORIES,
+    cache_dir: Path | None = None,
 ) -> Report:
     """Check several targets concurrently (at most `concurrency` at once)."""
     gate = asyncio.Semaphore(concurrency)
 
+    states = default_states(cache_dir)
+
     async def one(target: Target) -> TargetReport:
         async with gate:
-            return await check_target(target)
+            return await check_target(target, states=states)
 
-    reports = await asyncio.gather(*(one(t) for t in targets))
+    try:
+        reports = await asyncio.gather(*(one(t) for t in targets))
+    finally:
+        await states.close()
     return Report(targets=tuple(reports), generated_at=datetime.now(UTC), fail_on=fail_on)
+
+
+def default_states(cache_dir: Path | None = None) -> ExpectedStates:
+    """Expected states kept in `cache_dir` (default: the user's cache folder), built on the
+    targets' scratch servers or the embedded one."""
+    folder = cache_dir or default_cache_dir()
+    return ExpectedStates(scratch=ScratchServers(cache_dir=folder), cache=SnapshotCache(folder))

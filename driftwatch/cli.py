@@ -18,7 +18,7 @@ from typing import NoReturn
 from prometheus_client import CollectorRegistry
 
 from driftwatch import __version__
-from driftwatch.check import accept_all, check_targets
+from driftwatch.check import accept_all, check_targets, default_states
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
@@ -54,7 +54,7 @@ class Console:
 
 def known_secrets(settings: Settings, targets: list[Target], args: argparse.Namespace) -> Scrubber:
     """Every secret of the configuration and of the targets as built (a --url, DATABASE_URL)."""
-    found = configured_secrets(settings) | url_secrets(args.url)
+    found = configured_secrets(settings) | url_secrets(args.url) | url_secrets(args.scratch_url)
     for target in targets:
         found |= url_secrets(target.url)
     return scrubber(found)
@@ -119,6 +119,15 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
+    )
+    parser.add_argument(
+        "--comparison",
+        choices=("auto", "snapshot", "alembic"),
+        help="snapshot: in a scratch database; alembic: its autogenerate; auto (default): "
+        "snapshot where a scratch database is had",
+    )
+    parser.add_argument(
+        "--scratch-url", metavar="URL", help="server where expected states may be built"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
@@ -193,6 +202,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "script_location": args.script_location,
         "metadata": args.metadata,
         "baseline": args.baseline,
+        "comparison": args.comparison,
+        "scratch_url": args.scratch_url,
     }
 
 
@@ -246,7 +257,12 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
     with project_output_to_stderr():
         report = asyncio.run(
-            check_targets(targets, concurrency=settings.concurrency, fail_on=fail_on)
+            check_targets(
+                targets,
+                concurrency=settings.concurrency,
+                fail_on=fail_on,
+                cache_dir=settings.cache_dir,
+            )
         )
     report = report.scrubbed(console.scrub)  # both formats and the error lines read from it
     if rewrite is not None:
@@ -299,6 +315,7 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         on_events=[notifications] if notifications.notifiers else [],
         scrub=console.scrub,
+        states=default_states(settings.cache_dir),
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(

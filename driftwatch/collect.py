@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import glob
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -36,11 +37,14 @@ from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
 from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_errors
 from driftwatch.errors import VersionTableError
 from driftwatch.fingerprint import read_fingerprint
+from driftwatch.live.snapshot import read_snapshot
 from driftwatch.privileges import (
     check_missing_readable,
     check_schema_usage,
     schemas_granted_table_by_table,
 )
+from driftwatch.snapshot import Scope as SnapshotScope
+from driftwatch.snapshot import Snapshot
 from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
@@ -55,7 +59,8 @@ class Observation:
 
     database_heads: tuple[str, ...] | None  # None: no version table
     fingerprint: str | None  # changes whenever the watched schemas' DDL changes
-    diffs: list[Any] | None  # alembic autogenerate diffs; None when no comparison ran
+    diffs: list[Any] | None  # alembic autogenerate diffs; None when that comparison did not run
+    snapshot: Snapshot | None = None  # the live schema, when a snapshot comparison is to run
     dialect: Dialect
     default_schema: str | None
 
@@ -267,6 +272,35 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
     return diffs + _catalog_diffs(conn, target, metadata, scope)
 
 
+def read_live_snapshot(
+    conn: Connection,
+    target: Target,
+    scope: Scope,
+    expected_tables: frozenset[tuple[str | None, str]],
+) -> Snapshot:
+    """The watched part of the live schema, minus the version table; an expected table that
+    is not there is probed first, as a table the user may not see is no missing table."""
+    default_schema = conn.dialect.default_schema_name
+    check_schema_usage(conn, target, scope.schema_names(default_schema))
+    version_table = target.version_table
+    if local_schema(target.version_table_schema, default_schema) is not None:
+        version_table = f"{target.version_table_schema}.{version_table}"
+    wanted = SnapshotScope(
+        schemas=tuple(sorted(scope.schemas, key=lambda s: (s is not None, s or ""))),
+        include=scope.include,
+        exclude=(*scope.exclude, glob.escape(version_table)),
+    )
+    live = read_snapshot(conn, wanted)
+    have = {t.key for t in live.tables}
+    missing = [
+        (str(schema or default_schema), name)
+        for schema, name in sorted(expected_tables, key=lambda k: (k[0] or "", k[1]))
+        if wanted.watches(schema, name) and (schema, name) not in have
+    ]
+    check_missing_readable(conn, target, missing)
+    return live
+
+
 def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
     """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
     dialect = conn.dialect
@@ -318,8 +352,12 @@ async def observe(
     decide: Decide,
     *,
     fingerprint: bool = True,
+    expected_tables: frozenset[tuple[str | None, str]] | None = None,
 ) -> Observation:
-    """Read heads and fingerprint; run the full comparison when `decide` says so.
+    """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
+    when `expected_tables` (the tables the expected state holds, schema None the default)
+    is given, the comparison then running after the connection is closed; else alembic's
+    comparison runs here.
 
     `fingerprint=False` is for a check nobody will compare a later one with (`driftwatch
     check`): no fingerprint is read, which on MariaDB is a tenth of a full check's time.
@@ -340,14 +378,19 @@ async def observe(
             names = sorted({*names, *explicit_enum_schemas(metadata)})
         before = read_fingerprint(conn, names) if names else None
         diffs = None
+        live = None
         if metadata is not None and decide(heads, before):
-            diffs = compare_schema(conn, target, metadata, scope)
+            if expected_tables is None:
+                diffs = compare_schema(conn, target, metadata, scope)
+            else:
+                live = read_live_snapshot(conn, target, scope, expected_tables)
             if names and read_fingerprint(conn, names) != before:
                 before = None
         return Observation(
             database_heads=heads,
             fingerprint=before,
             diffs=diffs,
+            snapshot=live,
             dialect=conn.dialect,
             default_schema=default_schema,
         )

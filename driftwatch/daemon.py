@@ -21,11 +21,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.bounds import label_value
-from driftwatch.check import check_target, failed_report
+from driftwatch.check import check_target, default_states, failed_report
 from driftwatch.collect import make_engine
 from driftwatch.compare.baseline import read_baseline
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
+from driftwatch.expected.states import ExpectedStates
 from driftwatch.report import TargetReport
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.state import Event, TargetState, events
@@ -51,8 +52,11 @@ class Daemon:
         shutdown_grace_seconds: float,
         on_events: Sequence[EventSink] = (),
         scrub: Scrubber = NO_KNOWN_SECRETS,
+        states: ExpectedStates | None = None,
     ) -> None:
         self.targets = {t.name: t for t in targets}
+        # expected states built or read once for the daemon's life; closed with it
+        self._expected_states = states or default_states()
         self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
         self._interval = interval_seconds
@@ -184,6 +188,7 @@ class Daemon:
             previous=previous,
             max_age_seconds=self._max_age,
             engine=self._engines[name],
+            states=self._expected_states,
         )
 
     def _refresh_baseline(self, target: Target) -> Target:
@@ -267,11 +272,12 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
 
     async def close(self) -> None:
-        """Drain, then release the engines."""
+        """Drain, then release the engines and the scratch servers."""
         await self.drain()
         _SCHEDULER_LOG.removeFilter(_quiet_skips)
         for engine in self._engines.values():
             await engine.dispose()
+        await self._expected_states.close()
 
 
 def _file_signature(path: Path) -> tuple[int, int, int] | None:

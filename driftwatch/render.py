@@ -60,6 +60,8 @@ def schema_json(schema: SchemaResult) -> dict[str, Any]:
         "in_sync": schema.in_sync if schema.compared else None,
         "skipped_reason": schema.skipped_reason,
         "compared_at": _time(schema.compared_at),
+        "method": schema.method,
+        "notes": list(schema.notes),
         "counts": schema.counts_by_kind(),
         "findings": [finding_json(f) for f in findings],
         "findings_omitted": findings_omitted,
@@ -181,12 +183,17 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
         yield f"  schema    not compared: {schema.skipped_reason}"
         return
     how = "last full comparison stands" if kind == "probe" else "full comparison"
+    if schema.method is not None:
+        how = f"{how}, {schema.method}"
     count, accepted = len(schema.findings), len(schema.accepted)
     also = f", {accepted} accepted by baseline" if accepted else ""
     if not schema.findings:
         yield f"  schema    matches the models{also} ({how})"
     else:
         yield f"  schema    {count} difference{'s' if count != 1 else ''}{also} ({how})"
+    for note in schema.notes:
+        yield f"            note: {note}"
+    if schema.findings:
         yield from _by_table(schema.findings, [None] * count)
     if schema.accepted:
         yield f"  accepted by baseline: {accepted}"

@@ -53,6 +53,8 @@ class SchemaResult:
     compared_at: datetime | None = None  # when the comparison behind `findings` ran
     accepted: tuple[AcceptedFinding, ...] = ()
     baseline_unmatched: tuple[BaselineEntry, ...] = ()  # entries no finding matched
+    method: str | None = None  # "snapshot" or "alembic": how the comparison was made
+    notes: tuple[str, ...] = ()  # what the comparison could not do, or whom it compared
 
     @property
     def in_sync(self) -> bool:

@@ -80,6 +80,11 @@ class TargetSettings(BaseModel):
     exclude_tables: StrList = Field(default_factory=list)
     compare_type: bool = True
     compare_server_default: bool = False
+    # how the live schema is compared with the models: "snapshot" in a scratch database,
+    # "alembic" through its autogenerate, "auto" the first where a scratch database is had
+    comparison: Literal["auto", "snapshot", "alembic"] = "auto"
+    scratch_url: SecretStr | None = None  # a server where driftwatch may CREATE DATABASE
+    scratch_url_env: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
     interval_seconds: float | None = Field(default=None, gt=0)
     connect_timeout_seconds: float = Field(default=10, gt=0)
@@ -113,6 +118,8 @@ class TargetSettings(BaseModel):
         given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give only one of url, url_env, url_file (got {', '.join(given)})")
+        if self.scratch_url is not None and self.scratch_url_env is not None:
+            raise ValueError("give scratch_url or scratch_url_env, not both")
         if self.alembic_ini is not None and self.script_location is not None:
             raise ValueError("give alembic_ini or script_location, not both")
         return self
@@ -210,6 +217,8 @@ class Settings(BaseSettings):
     basic_auth_password: SecretStr | None = None
     basic_auth_password_file: Path | None = None
     state_file: Path | None = None  # notifications' memory across restarts (notify_store)
+    # expected states' snapshots (default: $XDG_CACHE_HOME/driftwatch or ~/.cache/driftwatch)
+    cache_dir: Path | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -286,7 +295,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 # file paths in a config file are relative to the file, as a reader of the file expects;
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
-    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file"),
+    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file", "cache_dir"),
     "targets": ("alembic_ini", "url_file", "script_location", "version_locations", "baseline"),
     "notifiers": ("url_file",),
 }
@@ -426,6 +435,7 @@ def configured_secrets(settings: Settings) -> set[str]:
     for ts in settings.targets:
         raw = _readable(value=ts.url, env=ts.url_env, file=ts.url_file)
         found |= url_secrets(raw)
+        found |= url_secrets(_readable(value=ts.scratch_url, env=ts.scratch_url_env))
     for ns in settings.notifiers:
         found |= webhook_secrets(_readable(value=ns.url, env=ns.url_env, file=ns.url_file))
         for header in ns.headers.values():

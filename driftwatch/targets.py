@@ -47,6 +47,8 @@ class Target:
     exclude_tables: tuple[str, ...] = ()
     compare_type: bool = True
     compare_server_default: bool = False
+    comparison: str = "auto"  # "auto", "snapshot" or "alembic" (see settings)
+    scratch_url: URL | None = None  # where expected states are built; None: the default
     baseline: Baseline | None = None  # read and validated with the configuration
     baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
     interval_seconds: float | None = None
@@ -120,6 +122,14 @@ def _resolve_url(ts: TargetSettings) -> URL:
     return parse_url(raw, origin=f"{origin} url")
 
 
+def _resolve_scratch_url(ts: TargetSettings) -> URL | None:
+    origin = f"target {ts.name!r}"
+    raw = read_secret(
+        value=ts.scratch_url, env=ts.scratch_url_env, origin=origin, what="scratch_url"
+    )
+    return None if raw is None else parse_url(raw, origin=f"{origin} scratch_url")
+
+
 def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target:
     if ts.alembic_ini is None and ts.script_location is None:
         raise ConfigError(f"target {ts.name!r}: set alembic_ini or script_location")
@@ -129,6 +139,8 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
     return Target(
         name=ts.name,
         url=_resolve_url(ts),
+        scratch_url=_resolve_scratch_url(ts),
+        comparison=ts.comparison,
         alembic_ini=ts.alembic_ini,
         script_location=ts.script_location,
         version_locations=tuple(ts.version_locations),
@@ -233,6 +245,8 @@ def _override(ts: TargetSettings, overrides: Mapping[str, Any]) -> TargetSetting
     data = ts.model_dump()
     if "url" in given:
         data.update(url_env=None, url_file=None)
+    if "scratch_url" in given:
+        data.update(scratch_url_env=None)
     if "alembic_ini" in given:
         data.update(script_location=None)
     if "script_location" in given:

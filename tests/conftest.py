@@ -21,6 +21,17 @@ from tests.support.servers import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The test session's own cache folder (expected-state snapshots, the embedded server's
+    template), for this process and the driftwatch processes tests start: a cache left by
+    an earlier run or another checkout must not answer for this code."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server | str]:
     with postgres_server() as found:

@@ -43,8 +43,7 @@ def model_statements(metadata: MetaData, dialect_name: str) -> list[ExecutableDD
     def executor(statement: Any, *_args: Any, **_kwargs: Any) -> None:
         captured.append(statement)
 
-    engine = create_mock_engine(MOCK_URLS[dialect_name], executor)
-    metadata.create_all(engine, checkfirst=False)
+    metadata.create_all(create_mock_engine(MOCK_URLS[dialect_name], executor), checkfirst=False)
     if dialect_name == "sqlite":
         return captured
     statements: list[ExecutableDDLElement] = []
@@ -64,10 +63,11 @@ def _foreign_keys(table: Table) -> list[Any]:
     return sorted(table.foreign_key_constraints, key=lambda fk: fk.name or "")
 
 
-def models_key(metadata: MetaData, dialect: Dialect) -> str:
-    """A content hash of the DDL the models produce on `dialect`."""
+def models_key(metadata: MetaData, dialect_name: str) -> str:
+    """A content hash of the DDL the models produce on `dialect_name`."""
+    dialect = create_mock_engine(MOCK_URLS[dialect_name], lambda *_a, **_k: None).dialect
     digest = hashlib.sha256(KEY_FORMAT.encode())
-    for statement in model_statements(metadata, dialect.name):
+    for statement in model_statements(metadata, dialect_name):
         digest.update(str(statement.compile(dialect=dialect)).encode())
         digest.update(b"\0")
     return digest.hexdigest()

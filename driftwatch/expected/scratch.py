@@ -83,10 +83,18 @@ class ScratchServers:
     """Where expected states are materialised: the only place driftwatch writes. Owns the
     embedded PostgreSQL server when it started one (stopped by close())."""
 
-    def __init__(self, *, runtime_dir: Path | None = None, embedded: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        runtime_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        embedded: bool = True,
+    ) -> None:
         """`runtime_dir`: where the embedded server gets its private folder (default: the
-        temporary folder); `embedded=False` never starts one."""
+        temporary folder); `cache_dir`: where its template is kept (default: the user's
+        cache folder); `embedded=False` never starts one."""
         self._runtime_base = runtime_dir
+        self._cache_dir = cache_dir
         self._embedded_allowed = embedded
         self._embedded: EmbeddedPostgres | None = None
         self._embedded_lock = threading.Lock()  # held while starting or stopping it
@@ -159,7 +167,7 @@ class ScratchServers:
                     raise ScratchUnavailableError(NO_EMBEDDED_SERVER)
                 self._embedded = EmbeddedPostgres.start(
                     install=install,
-                    cache_dir=default_cache_dir(),
+                    cache_dir=self._cache_dir or default_cache_dir(),
                     runtime_base=self._runtime_base or Path(tempfile.gettempdir()),
                 )
             return self._embedded

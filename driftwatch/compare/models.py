@@ -1,0 +1,23 @@
+"""The models' expected state against the live schema: scope, version alignment, diff. Pure."""
+
+from __future__ import annotations
+
+from driftwatch.compare.align import align
+from driftwatch.compare.diff import DiffOptions, diff
+from driftwatch.findings import Finding
+from driftwatch.snapshot import Snapshot
+
+
+def compare_models(
+    models: Snapshot, live: Snapshot, options: DiffOptions
+) -> tuple[list[Finding], tuple[str, ...]]:
+    """The findings of `live` against `models` (cut to what `live` watches), and notes on
+    what was not compared or whom: the servers' versions when they differ."""
+    expected, notes = align(models.within(live.scope), live)
+    if models.server_version != live.server_version and models.dialect != "sqlite":
+        notes = (
+            f"models built on {models.dialect} {models.server_version}, "
+            f"database {live.server_version}",
+            *notes,
+        )
+    return diff(expected, live, options), notes

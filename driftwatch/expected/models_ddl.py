@@ -52,7 +52,11 @@ def model_statements(metadata: MetaData, dialect_name: str) -> list[ExecutableDD
         if isinstance(statement, CreateTable):
             table = statement.element
             statements.append(CreateTable(table, include_foreign_key_constraints=[]))
-            foreign_keys.extend(AddConstraint(fk) for fk in _foreign_keys(table))
+            # isolate_from_table=False: by default AddConstraint marks the constraint for good
+            # as not part of its CREATE TABLE, which would change the models for the next use
+            foreign_keys.extend(
+                AddConstraint(fk, isolate_from_table=False) for fk in _foreign_keys(table)
+            )
         else:
             statements.append(statement)
     schemas = sorted({t.schema for t in metadata.tables.values() if t.schema is not None})

@@ -133,11 +133,16 @@ class _Differ:
             yield self.finding(
                 kind, None, "?", None, expected=problem, actual=None, message=problem
             )
+        one_sided: set[QualifiedName] = set()
         for want, have in _paired_by_key(expected.tables, actual.tables):
+            if want is None or have is None:
+                one_sided.add(_key(want or have))
             yield from self.table(want, have)
         for want_view, have_view in _paired_by_key(expected.views, actual.views):
             yield from self.view(want_view, have_view)
         for want_seq, have_seq in _paired_by_key(expected.sequences, actual.sequences):
+            if _owner(want_seq or have_seq) in one_sided:
+                continue  # a serial column's sequence comes and goes with its table
             yield from self.sequence(want_seq, have_seq)
         for want_enum, have_enum in _paired_by_key(expected.enums, actual.enums):
             yield from self.enum(want_enum, have_enum, expected, actual)
@@ -434,6 +439,13 @@ def _paired(
     for rest in left_have.values():
         for obj in rest:
             yield None, obj
+
+
+def _owner(sequence: SequenceObject | None) -> QualifiedName | None:
+    """The table whose serial column owns `sequence` (it lives in the table's schema)."""
+    if sequence is None or sequence.owned_by is None:
+        return None
+    return (sequence.schema, sequence.owned_by.rpartition(".")[0])
 
 
 def _name(obj: object) -> str | None:

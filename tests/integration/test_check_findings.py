@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from driftwatch.check import check_target
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.report import TargetReport
+from tests.integration.test_snapshot_coverage import COVERED_KINDS
 from tests.support.scenarios import (
     Rebuild,
     execute,
@@ -27,6 +28,7 @@ from tests.support.scenarios import (
 )
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
+COMPARISONS = ("snapshot", "alembic")
 URL_FIXTURES = {"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}
 
 
@@ -54,9 +56,27 @@ class Drift:
     compare_server_default: bool = False
     # a dialect that stores the change as something else reports that kind instead
     reported_as: tuple[tuple[str, FindingKind], ...] = ()
+    # the snapshot comparison's sides are the server's words ("character varying(50)" on
+    # PostgreSQL): where they differ from alembic's, these substrings stand for them
+    snapshot_expected: str | None = None
+    snapshot_actual: str | None = None
+    snapshot_only: bool = False  # a kind alembic's comparison cannot see
+    # as reported_as, for the snapshot comparison only
+    snapshot_reported_as: tuple[tuple[str, FindingKind], ...] = ()
+    names_on: tuple[tuple[str, str], ...] = ()  # a dialect that names the object its own way
 
-    def kind_on(self, dialect: str) -> FindingKind:
+    def kind_on(self, dialect: str, comparison: str = "alembic") -> FindingKind:
+        if comparison == "snapshot" and dialect in dict(self.snapshot_reported_as):
+            return dict(self.snapshot_reported_as)[dialect]
         return dict(self.reported_as).get(dialect, self.kind)
+
+    def name_on(self, dialect: str) -> str | None:
+        return dict(self.names_on).get(dialect, self.name)
+
+    def sides(self, comparison: str) -> tuple[str | None, str | None]:
+        if comparison == "snapshot":
+            return (self.snapshot_expected or self.expected, self.snapshot_actual or self.actual)
+        return self.expected, self.actual
 
 
 NO_COMMENTS = Unsupported("SQLite cannot store table or column comments")
@@ -112,6 +132,7 @@ DRIFTS = [
         mysql=("ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",),
         sqlite=("ALTER TABLE users ADD COLUMN nickname VARCHAR(40)",),
         actual="VARCHAR(40)",
+        snapshot_actual="(40)",
     ),
     Drift(
         id="type_mismatch",
@@ -123,6 +144,8 @@ DRIFTS = [
         sqlite=Rebuild("users", ((SQLITE_USERS_NAME, "name VARCHAR(50)"),)),
         expected="VARCHAR(100)",
         actual="VARCHAR(50)",
+        snapshot_expected="(100)",
+        snapshot_actual="(50)",
     ),
     Drift(
         id="nullable_mismatch",
@@ -178,6 +201,7 @@ DRIFTS = [
         mysql=("DROP INDEX ix_users_name ON users",),
         sqlite=("DROP INDEX ix_users_name",),
         expected="INDEX (name)",
+        snapshot_expected="(name)",
     ),
     Drift(
         id="extra_index",
@@ -188,6 +212,7 @@ DRIFTS = [
         mysql=("CREATE INDEX ix_users_created_at ON users (created_at)",),
         sqlite=("CREATE INDEX ix_users_created_at ON users (created_at)",),
         actual="INDEX (created_at)",
+        snapshot_actual="(created_at)",
     ),
     Drift(
         id="missing_unique",
@@ -198,6 +223,9 @@ DRIFTS = [
         mysql=("ALTER TABLE users DROP INDEX uq_users_email",),
         sqlite=Rebuild("users", ((", \n\tCONSTRAINT uq_users_email UNIQUE (email)", ""),)),
         expected="UNIQUE (email)",
+        snapshot_expected="(email)",
+        # MySQL has unique indexes only: both snapshots hold the constraint as one
+        snapshot_reported_as=(("mysql", FindingKind.MISSING_INDEX),),
     ),
     Drift(
         id="extra_unique",
@@ -328,6 +356,7 @@ DRIFTS = [
         mysql=("ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",),
         sqlite=Rebuild("orders", ((SQLITE_ORDERS_CHECK, ""),)),
         expected="CHECK (total >= 0)",
+        snapshot_expected=">= 0",
     ),
     Drift(
         id="extra_check",
@@ -350,12 +379,209 @@ DRIFTS = [
         ),
         actual="email",
     ),
+    # --- what only the snapshot comparison sees ----------------------------------------
+    Drift(
+        id="primary_key_mismatch",
+        kind=FindingKind.PRIMARY_KEY_MISMATCH,
+        table="orders",
+        name="pk_orders",
+        postgresql=(
+            "ALTER TABLE orders DROP CONSTRAINT pk_orders",
+            "ALTER TABLE orders ADD CONSTRAINT pk_orders PRIMARY KEY (id, user_id)",
+        ),
+        mysql=("ALTER TABLE orders DROP PRIMARY KEY, ADD PRIMARY KEY (id, user_id)",),
+        sqlite=Rebuild("orders", (("PRIMARY KEY (id)", "PRIMARY KEY (id, user_id)"),)),
+        expected="PRIMARY KEY (id)",
+        actual="PRIMARY KEY (id, user_id)",
+        snapshot_only=True,
+        names_on=(("mysql", "PRIMARY"),),  # MySQL names every primary key PRIMARY
+    ),
+    Drift(
+        id="check_mismatch",
+        kind=FindingKind.CHECK_MISMATCH,
+        table="orders",
+        name="ck_orders_total_not_negative",
+        postgresql=(
+            "ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",
+            "ALTER TABLE orders ADD CONSTRAINT ck_orders_total_not_negative CHECK (total >= 1)",
+        ),
+        mysql=(
+            "ALTER TABLE orders DROP CONSTRAINT ck_orders_total_not_negative",
+            "ALTER TABLE orders ADD CONSTRAINT ck_orders_total_not_negative CHECK (total >= 1)",
+        ),
+        sqlite=Rebuild("orders", (("CHECK (total >= 0)", "CHECK (total >= 1)"),)),
+        expected=">= 0",
+        actual=">= 1",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="foreign_key_mismatch",
+        kind=FindingKind.FOREIGN_KEY_MISMATCH,
+        table="orders",
+        name="fk_orders_user_id_users",
+        postgresql=(
+            "ALTER TABLE orders DROP CONSTRAINT fk_orders_user_id_users",
+            "ALTER TABLE orders ADD CONSTRAINT fk_orders_user_id_users "
+            "FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE RESTRICT",
+        ),
+        mysql=(
+            "ALTER TABLE orders DROP FOREIGN KEY fk_orders_user_id_users",
+            "ALTER TABLE orders ADD CONSTRAINT fk_orders_user_id_users "
+            "FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE RESTRICT",
+        ),
+        sqlite=Rebuild("orders", (("ON DELETE CASCADE", "ON DELETE RESTRICT"),)),
+        expected="ON DELETE CASCADE",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="index_mismatch",
+        kind=FindingKind.INDEX_MISMATCH,
+        table="users",
+        name="ix_users_name",
+        postgresql=(
+            "DROP INDEX ix_users_name",
+            "CREATE INDEX ix_users_name ON users (name) WHERE active",
+        ),
+        mysql=(
+            "DROP INDEX ix_users_name ON users",
+            "CREATE INDEX ix_users_name ON users (name(10))",
+        ),
+        sqlite=(
+            "DROP INDEX ix_users_name",
+            "CREATE INDEX ix_users_name ON users (name) WHERE active",
+        ),
+        expected="(name)",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="unique_mismatch",
+        kind=FindingKind.UNIQUE_MISMATCH,
+        table="users",
+        name="uq_users_email",
+        postgresql=(
+            "ALTER TABLE users DROP CONSTRAINT uq_users_email",
+            "ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE (email, name)",
+        ),
+        mysql=(
+            "ALTER TABLE users DROP INDEX uq_users_email",
+            "ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE (email, name)",
+        ),
+        sqlite=Rebuild("users", (("UNIQUE (email)", "UNIQUE (email, name)"),)),
+        expected="(email)",
+        actual="(email, name)",
+        # MySQL keeps a unique constraint as a unique index (see extra_unique)
+        reported_as=(("mysql", FindingKind.INDEX_MISMATCH),),
+        snapshot_only=True,
+    ),
+    Drift(
+        id="enum_order_mismatch",
+        kind=FindingKind.ENUM_ORDER_MISMATCH,
+        table="users",
+        name="role",
+        postgresql=(
+            "ALTER TYPE user_role RENAME TO user_role_old",
+            "CREATE TYPE user_role AS ENUM ('staff', 'customer')",
+            "ALTER TABLE users ALTER COLUMN role TYPE user_role USING role::text::user_role",
+            "DROP TYPE user_role_old",
+        ),
+        mysql=("ALTER TABLE users MODIFY role ENUM('staff', 'customer') NULL",),
+        sqlite=NO_ENUM_TYPES,
+        expected="'customer', 'staff'",
+        actual="'staff', 'customer'",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="collation_mismatch",
+        kind=FindingKind.COLLATION_MISMATCH,
+        table="orders",
+        name="note",
+        postgresql=('ALTER TABLE orders ALTER COLUMN note TYPE TEXT COLLATE "C"',),
+        mysql=(
+            "ALTER TABLE orders MODIFY note TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin "
+            "NULL COMMENT 'free text from the customer'",
+        ),
+        sqlite=Rebuild("orders", ((SQLITE_NOTE, "note TEXT COLLATE NOCASE, "),)),
+        snapshot_only=True,
+    ),
+    Drift(
+        id="identity_mismatch",
+        kind=FindingKind.IDENTITY_MISMATCH,
+        table="orders",
+        name="id",
+        postgresql=(
+            "ALTER TABLE orders ALTER COLUMN id DROP DEFAULT",
+            "ALTER TABLE orders ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY",
+        ),
+        mysql=("ALTER TABLE orders MODIFY id INTEGER NOT NULL",),
+        sqlite=Unsupported("SQLite has no identity columns (AUTOINCREMENT is its own thing)"),
+        snapshot_only=True,
+    ),
+    Drift(
+        id="extra_view",
+        kind=FindingKind.EXTRA_VIEW,
+        table="active_users",
+        name=None,
+        postgresql=("CREATE VIEW active_users AS SELECT id FROM users WHERE active",),
+        mysql=("CREATE VIEW active_users AS SELECT id FROM users WHERE active",),
+        sqlite=("CREATE VIEW active_users AS SELECT id FROM users WHERE active",),
+        actual="SELECT",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="extra_sequence",
+        kind=FindingKind.EXTRA_SEQUENCE,
+        table="invoice_no",
+        name=None,
+        postgresql=("CREATE SEQUENCE invoice_no",),
+        mysql=Unsupported("MySQL has no sequences (MariaDB's are not read)"),
+        sqlite=Unsupported("SQLite has no sequences"),
+        actual="bigint",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="missing_sequence",
+        kind=FindingKind.MISSING_SEQUENCE,
+        table="users_id_seq",
+        name=None,
+        postgresql=(
+            "ALTER TABLE users ALTER COLUMN id DROP DEFAULT",
+            "DROP SEQUENCE users_id_seq",
+        ),
+        mysql=Unsupported("MySQL has no sequences"),
+        sqlite=Unsupported("SQLite has no sequences"),
+        expected="OWNED BY users.id",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="sequence_mismatch",
+        kind=FindingKind.SEQUENCE_MISMATCH,
+        table="users_id_seq",
+        name=None,
+        postgresql=("ALTER SEQUENCE users_id_seq INCREMENT BY 5",),
+        mysql=Unsupported("MySQL has no sequences"),
+        sqlite=Unsupported("SQLite has no sequences"),
+        expected="INCREMENT 1",
+        actual="INCREMENT 5",
+        snapshot_only=True,
+    ),
+    Drift(
+        id="extra_enum",
+        kind=FindingKind.EXTRA_ENUM,
+        table="mood",
+        name=None,
+        postgresql=("CREATE TYPE mood AS ENUM ('ok', 'sad')",),
+        mysql=Unsupported("MySQL's ENUM is a column type"),
+        sqlite=NO_ENUM_TYPES,
+        actual="'ok', 'sad'",
+        snapshot_only=True,
+    ),
 ]
 
 
 def test_every_finding_kind_has_a_case() -> None:
-    """The matrix below covers every public finding kind except the catch-all `other`."""
-    covered = {drift.kind for drift in DRIFTS}
+    """The matrix here and the snapshot pairs of test_snapshot_coverage together cover every
+    public finding kind except the catch-all `other`."""
+    covered = {drift.kind for drift in DRIFTS} | COVERED_KINDS
     assert covered == set(FindingKind) - {FindingKind.OTHER}
 
 
@@ -363,6 +589,14 @@ def _check(url: URL, **fields: object) -> TargetReport:
     report = asyncio.run(check_target(shop_target(url, **fields)))
     assert report.error is None, report.error
     return report
+
+
+def comparing(comparison: str, url: URL) -> dict[str, object]:
+    """Target fields for a comparison path; MySQL builds expected states on its own server."""
+    fields: dict[str, object] = {"comparison": comparison}
+    if comparison == "snapshot" and url.get_backend_name() == "mysql":
+        fields["scratch_url"] = url
+    return fields
 
 
 def _findings(report: TargetReport) -> tuple[Finding, ...]:
@@ -379,34 +613,42 @@ def _apply(url: URL, change: Change) -> None:
         execute(url, *change)
 
 
+@pytest.mark.parametrize("comparison", COMPARISONS)
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("drift", DRIFTS, ids=[d.id for d in DRIFTS])
 def test_out_of_band_change_gives_one_finding(
-    drift: Drift, dialect: str, request: pytest.FixtureRequest
+    drift: Drift, dialect: str, comparison: str, request: pytest.FixtureRequest
 ) -> None:
-    """One out-of-band change on a database at head yields exactly the finding it should."""
+    """One out-of-band change on a database at head yields exactly the finding it should,
+    through the snapshot comparison and through alembic's (where alembic can see it)."""
     change: Change = getattr(drift, dialect)
     if isinstance(change, Unsupported):
         pytest.skip(change.reason)
+    if drift.snapshot_only and comparison == "alembic":
+        pytest.skip(f"alembic's comparison does not see a {drift.kind.value}")
     url: URL = request.getfixturevalue(URL_FIXTURES[dialect])
     migrate(url, "head")
     _apply(url, change)
 
-    report = _check(url, compare_server_default=drift.compare_server_default)
+    report = _check(
+        url, compare_server_default=drift.compare_server_default, **comparing(comparison, url)
+    )
 
+    assert report.schema is not None and report.schema.method == comparison
     found = [(f.kind, f.table, f.name) for f in _findings(report)]
-    assert found == [(drift.kind_on(dialect), drift.table, drift.name)]
+    assert found == [(drift.kind_on(dialect, comparison), drift.table, drift.name_on(dialect))]
     (finding,) = _findings(report)
     assert finding.actual != finding.expected
     assert finding.schema == report_default_schema(url, dialect)
     assert finding.message
     assert "\n" not in finding.message
-    if drift.expected is not None:
+    expected, actual = drift.sides(comparison)
+    if expected is not None:
         assert finding.expected is not None
-        assert drift.expected.lower() in finding.expected.lower()
-    if drift.actual is not None:
+        assert expected.lower() in finding.expected.lower()
+    if actual is not None:
         assert finding.actual is not None
-        assert drift.actual.lower() in finding.actual.lower()
+        assert actual.lower() in finding.actual.lower()
     assert report.status().value == "out_of_sync"
 
 
@@ -415,13 +657,20 @@ def report_default_schema(url: URL, dialect: str) -> str:
     return {"postgresql": "public", "mysql": str(url.database), "sqlite": "main"}[dialect]
 
 
+@pytest.mark.parametrize("comparison", COMPARISONS)
 @pytest.mark.parametrize("compare_server_default", [False, True])
-def test_fresh_database_at_head_has_no_findings(any_url: URL, compare_server_default: bool) -> None:
-    """A database migrated to head with matching models reports zero findings (no false alarm)."""
+def test_fresh_database_at_head_has_no_findings(
+    any_url: URL, compare_server_default: bool, comparison: str
+) -> None:
+    """A database migrated to head with matching models reports zero findings (no false
+    alarm), through either comparison."""
     migrate(any_url, "head")
 
-    report = _check(any_url, compare_server_default=compare_server_default)
+    report = _check(
+        any_url, compare_server_default=compare_server_default, **comparing(comparison, any_url)
+    )
 
+    assert report.schema is not None and report.schema.method == comparison
     assert _findings(report) == ()
     assert report.revision is not None and report.revision.kind.value == "at_head"
     assert report.status().value == "in_sync"
@@ -506,8 +755,11 @@ def test_postgres_default_calling_nextval_is_compared_without_running_it(pg_url:
         "ALTER TABLE orders ALTER COLUMN status SET DEFAULT nextval('order_status_seq')::text",
     )
 
-    (finding,) = _findings(_check(pg_url, compare_server_default=True))
+    findings = _findings(_check(pg_url, compare_server_default=True))
 
+    # the snapshot sees the new sequence as well, and says so apart
+    assert [f.kind for f in findings] == [FindingKind.EXTRA_SEQUENCE, FindingKind.DEFAULT_MISMATCH]
+    finding = findings[1]
     assert (finding.kind, finding.table, finding.name) == (
         FindingKind.DEFAULT_MISMATCH,
         "orders",

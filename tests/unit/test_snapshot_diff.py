@@ -260,3 +260,11 @@ def test_refused_model_statements_are_findings() -> None:
     refused = replace(snapshot(), problems=("CREATE INDEX ix ON t (): syntax error",))
     findings = diff(refused, snapshot())
     assert [f.kind for f in findings] == [FindingKind.MODEL_NOT_CREATED]
+
+
+def test_a_serial_sequence_goes_with_its_table() -> None:
+    """A missing table's serial sequence is part of that one finding, not a second one."""
+    orders = table("orders")
+    owned = Sequence(schema=None, name="orders_id_seq", definition="integer", owned_by="orders.id")
+    findings = diff(snapshot(table(), orders, sequences=(owned,)), snapshot(table()))
+    assert kinds(findings) == [("missing_table", "orders", None)]

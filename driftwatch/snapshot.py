@@ -131,6 +131,11 @@ class Sequence:
     def key(self) -> QualifiedName:
         return (self.schema, self.name)
 
+    @property
+    def scoped_as(self) -> str:
+        """The name scope patterns see: a serial column's sequence goes with its table."""
+        return self.owned_by.rpartition(".")[0] if self.owned_by else self.name
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scope:
@@ -196,7 +201,7 @@ class Snapshot:
             scope=scope,
             tables=tuple(t for t in self.tables if watches(t.schema, t.name)),
             views=tuple(v for v in self.views if watches(v.schema, v.name)),
-            sequences=tuple(s for s in self.sequences if watches(s.schema, s.name)),
+            sequences=tuple(s for s in self.sequences if watches(s.schema, s.scoped_as)),
             enums=tuple(e for e in self.enums if e.schema in scope.schemas),
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from driftwatch.bounds import clip, clip_optional
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.snapshot import (
     Check,
@@ -77,14 +78,15 @@ class _Differ:
         actual: str | None,
         message: str,
     ) -> Finding:
+        # a database's texts may be of any length (a comment of a megabyte): bounded here
         return Finding(
             kind=kind,
-            schema=self.actual.schema_name(schema),
-            table=table,
-            name=name,
-            expected=expected,
-            actual=actual,
-            message=message,
+            schema=clip_optional(self.actual.schema_name(schema)),
+            table=clip(table),
+            name=clip_optional(name),
+            expected=clip_optional(expected),
+            actual=clip_optional(actual),
+            message=clip(message),
         )
 
     def presence(

@@ -77,7 +77,9 @@ def test_write_baseline_then_check_is_in_sync(pg_url: URL, tmp_path: Path) -> No
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stderr == ""
-    assert "matches the models, 2 accepted by baseline (full comparison)" in checked.stdout
+    assert (
+        "matches the models, 2 accepted by baseline (full comparison, snapshot)" in checked.stdout
+    )
 
     execute(pg_url, "ALTER TABLE users ADD COLUMN nickname VARCHAR(40)")
     drifted = run_driftwatch(
@@ -113,7 +115,7 @@ def test_rewriting_keeps_reasons_and_patterns_and_drops_stale_entries(
     assert (accepted[1]["name"], accepted[1]["schema"], accepted[1]["actual"]) == (
         "ix_users_created_at",
         "public",
-        "INDEX (created_at)",
+        "INDEX USING btree (created_at)",
     )
     schema = json.loads(result.stdout)["targets"][0]["schema"]
     assert (schema["in_sync"], schema["findings"], schema["baseline_unmatched"]) == (True, [], [])

@@ -74,9 +74,9 @@ from driftwatch.report import CheckKind, TargetReport
 from driftwatch.targets import ASYNC_DRIVERS, Target
 
 try:  # its home since the fingerprint got a module of its own
-    from driftwatch.fingerprint import read_fingerprint
+    from driftwatch.live.probe import read_fingerprint
 except ImportError:  # pragma: no cover - older trees
-    from driftwatch.collect import read_fingerprint
+    from driftwatch.live.observe import read_fingerprint
 
 DEFAULT_URLS = {
     "postgresql": (

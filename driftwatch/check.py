@@ -14,17 +14,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.bounds import clip
-from driftwatch.collect import Observation, make_engine, observe
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.compare.diff import DiffOptions
 from driftwatch.compare.models import compare_models
-from driftwatch.dberrors import scrub
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
 from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
 from driftwatch.expected.states import ExpectedStates, ModelsState
+from driftwatch.live.errors import scrub
+from driftwatch.live.observe import Observation, make_engine, observe
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -69,7 +69,7 @@ async def check_target(
     is younger than `max_age_seconds` (the daemon's cheap steady state). The fingerprint is
     read only when `max_age_seconds` is given: a report meant to be a later `previous` must
     come from such a check. A long-running
-    caller passes the target's `engine` (from `collect.make_engine`) to keep it between
+    caller passes the target's `engine` (from `live.observe.make_engine`) to keep it between
     checks; it pools nothing, so only the dialect set-up is saved, never a connection. It
     passes its `states` too (expected states built or read once, see `expected.states`);
     without them the check makes its own and stops any scratch server it started.

@@ -8,7 +8,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.catalog import read_checks
+from driftwatch.live.catalog import read_checks
 from tests.support.scenarios import execute
 
 

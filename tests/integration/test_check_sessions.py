@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from driftwatch.check import check_target
-from driftwatch.collect import make_engine
+from driftwatch.live.observe import make_engine
 from driftwatch.render import render_json, render_text
 from driftwatch.report import Report, TargetReport
 from driftwatch.revisions import RevisionStateKind

@@ -9,8 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
-from driftwatch.collect import make_engine
-from driftwatch.fingerprint import read_fingerprint
+from driftwatch.live.observe import make_engine
+from driftwatch.live.probe import read_fingerprint
 from tests.support.scenarios import execute, migrate, shop_target
 
 

@@ -1,7 +1,8 @@
-"""Database access: the only module that talks to a monitored database.
+"""One visit to a monitored database: its engine, its version table, and what it holds.
 
-Every connection is read-only with statement and lock timeouts, used for one check and
-closed (no pool: a monitor holds no idle connections on the database it watches).
+`live/` is the only package that talks to a monitored database. Every connection is
+read-only with statement and lock timeouts, used for one check and closed (no pool: a
+monitor holds no idle connections on the database it watches).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.catalog import read_catalog, read_checks
 from driftwatch.compare.catalog import (
     catalog_diffs,
     enum_schemas,
@@ -34,15 +34,16 @@ from driftwatch.compare.catalog import (
     schemas_without_live_checks,
 )
 from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
-from driftwatch.dberrors import ConnectTimeoutError, root_cause, translate_errors
 from driftwatch.errors import VersionTableError
-from driftwatch.fingerprint import read_fingerprint
-from driftwatch.live.snapshot import read_snapshot
-from driftwatch.privileges import (
+from driftwatch.live.catalog import read_catalog, read_checks
+from driftwatch.live.errors import ConnectTimeoutError, root_cause, translate_errors
+from driftwatch.live.privileges import (
     check_missing_readable,
     check_schema_usage,
     schemas_granted_table_by_table,
 )
+from driftwatch.live.probe import read_fingerprint
+from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
 from driftwatch.targets import Target

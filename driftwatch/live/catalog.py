@@ -1,6 +1,6 @@
 """What alembic's comparison does not read: enum labels and CHECK constraints.
 
-Database access, called from `collect` on its connection: one query per kind on PostgreSQL
+Database access, called from `live.observe` on its connection: one query per kind on PostgreSQL
 and MySQL/MariaDB whatever the number of tables; SQLite reads the CREATE TABLE text it keeps
 locally, one query per schema, with the parser the snapshot reader uses (`live.sqlite_ddl`).
 The comparison itself is pure, in `compare.catalog`.

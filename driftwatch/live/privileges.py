@@ -1,6 +1,6 @@
 """Whether driftwatch may see what it compares: a missing privilege is an error, not drift.
 
-Database access, called from `collect` on its connection.
+Database access, called from `live.observe` on its connection.
 
 MySQL/MariaDB show a user only the tables it holds some privilege on (information_schema,
 SHOW TABLES and reflection alike), and with grants on single tables information_schema shows
@@ -36,8 +36,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
-from driftwatch.dberrors import root_cause
 from driftwatch.errors import PrivilegeError
+from driftwatch.live.errors import root_cause
 from driftwatch.targets import Target
 
 PG_SCHEMAS_WITHOUT_USAGE = """

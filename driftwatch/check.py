@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.bounds import clip
+from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.compare.diff import DiffOptions
@@ -22,18 +23,18 @@ from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
 from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
-from driftwatch.expected.states import ExpectedStates, ModelsState
+from driftwatch.expected.states import ExpectedStates, ModelsState, ReplayPlan, RevisionStates
 from driftwatch.live.errors import scrub
 from driftwatch.live.observe import Observation, make_engine, observe
 from driftwatch.report import (
-    ALL_CATEGORIES,
+    DEFAULT_FAIL_ON,
     Category,
     CheckKind,
     Report,
     SchemaResult,
     TargetReport,
 )
-from driftwatch.revisions import revision_state
+from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
 from driftwatch.targets import Target
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,15 @@ async def check_target(
                 await engine.dispose()
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads)
+        replayed = await _revision_states(target, expected, seen, revision, states)
         schema = _schema_result(
-            seen, expected=expected, models=models, target=target, reusable=reusable, now=started_at
+            seen,
+            expected=expected,
+            models=models,
+            replayed=replayed,
+            target=target,
+            reusable=reusable,
+            now=started_at,
         )
     except DriftwatchError as exc:
         return report(error=str(exc))
@@ -169,6 +177,47 @@ async def _models_state(target: Target, expected: Expected, states: ExpectedStat
     return state
 
 
+# where a replay says what the database's revision holds: a revision the scripts know
+_REPLAYABLE = frozenset(
+    {
+        RevisionStateKind.AT_HEAD,
+        RevisionStateKind.BEHIND,
+        RevisionStateKind.PARTIALLY_APPLIED,
+        RevisionStateKind.MULTIPLE_SCRIPT_HEADS,
+    }
+)
+
+
+async def _revision_states(
+    target: Target,
+    expected: Expected,
+    seen: Observation,
+    revision: RevisionState,
+    states: ExpectedStates,
+) -> RevisionStates | None:
+    """What the migrations produce at the database's revision and at the heads, when the
+    live snapshot was read; a state with `unavailable` says why there is no replay."""
+    if seen.snapshot is None or expected.directory is None:
+        return None
+    heads = seen.database_heads
+    if heads is None or revision.kind not in _REPLAYABLE:
+        unknown = ", ".join(revision.unknown) or "none"
+        why = f"the database's revision ({unknown}) is not in the scripts"
+        return RevisionStates(unavailable=why)
+    plan = ReplayPlan(
+        directory=expected.directory,
+        script_files=expected.script_files,
+        metadata=expected.metadata,
+        dialect=target.dialect,
+        scratch_url=target.scratch_url,
+        version_table=target.version_table,
+        bootstrap=target.replay_bootstrap,
+        stamp=target.replay_stamp,
+    )
+    pending = [p.revision for p in revision.pending]
+    return await states.revisions(plan, heads, pending)
+
+
 def _tables_of(models: ModelsState) -> frozenset[tuple[str | None, str]] | None:
     if models.snapshot is None:
         return None
@@ -180,6 +229,7 @@ def _schema_result(
     *,
     expected: Expected,
     models: ModelsState,
+    replayed: RevisionStates | None,
     target: Target,
     reusable: TargetReport | None,
     now: datetime,
@@ -187,12 +237,35 @@ def _schema_result(
     baseline = target.baseline
     if expected.metadata is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
-    if seen.snapshot is not None and models.snapshot is not None:
-        options = DiffOptions(
-            compare_type=target.compare_type,
-            compare_server_default=target.compare_server_default,
+    options = DiffOptions(
+        compare_type=target.compare_type,
+        compare_server_default=target.compare_server_default,
+    )
+    if (
+        seen.snapshot is not None
+        and replayed is not None
+        and replayed.at_database is not None
+        and replayed.at_head is not None
+    ):
+        findings, notes = attribute(
+            seen.snapshot,
+            at_database=replayed.at_database,
+            steps=[(step.revision, step.snapshot) for step in replayed.steps],
+            at_head=replayed.at_head,
+            models=models.snapshot,
+            options=options,
         )
+        return SchemaResult(
+            compared=True,
+            findings=tuple(findings),
+            compared_at=now,
+            method="replay",
+            notes=notes,
+        ).under(baseline)
+    if seen.snapshot is not None and models.snapshot is not None:
         findings, notes = compare_models(models.snapshot, seen.snapshot, options)
+        if replayed is not None and replayed.unavailable is not None:
+            notes = (f"no replay ({replayed.unavailable}): differences not attributed", *notes)
         return SchemaResult(
             compared=True,
             findings=tuple(findings),
@@ -257,7 +330,7 @@ async def check_targets(
     targets: Iterable[Target],
     *,
     concurrency: int = 4,
-    fail_on: frozenset[Category] = ALL_CATEGORIES,
+    fail_on: frozenset[Category] = DEFAULT_FAIL_ON,
     cache_dir: Path | None = None,
 ) -> Report:
     """Check several targets concurrently (at most `concurrency` at once)."""

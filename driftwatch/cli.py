@@ -30,7 +30,7 @@ from driftwatch.notify import Notifications
 from driftwatch.notify_config import build_notifiers
 from driftwatch.notify_store import StateFile
 from driftwatch.render import render_json, render_text
-from driftwatch.report import ALL_CATEGORIES, Category, ExitCode, Report
+from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
 from driftwatch.server import HttpOptions, parse_listen, start_http
 from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
@@ -88,7 +88,7 @@ def project_output_to_stderr() -> Iterator[None]:
 
 def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
     if not raw:
-        return ALL_CATEGORIES
+        return DEFAULT_FAIL_ON
     chosen: set[Category] = set()
     for item in (part.strip() for value in raw for part in value.split(",")):
         if item == "all":
@@ -128,6 +128,14 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--scratch-url", metavar="URL", help="server where expected states may be built"
+    )
+    parser.add_argument(
+        "--replay-bootstrap",
+        metavar="MODULE:CALLABLE",
+        help="prepares the empty scratch database before the migrations are replayed",
+    )
+    parser.add_argument(
+        "--replay-stamp", metavar="REVISION", help="revision stamped before the replay"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
@@ -204,6 +212,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "baseline": args.baseline,
         "comparison": args.comparison,
         "scratch_url": args.scratch_url,
+        "replay_bootstrap": args.replay_bootstrap,
+        "replay_stamp": args.replay_stamp,
     }
 
 

@@ -50,6 +50,16 @@ class FindingKind(StrEnum):
     OTHER = "other"  # a difference alembic reports that has no kind of its own yet
 
 
+class Attribution(StrEnum):
+    """Why a difference exists (DESIGN.md "Attribution"); a stable public vocabulary."""
+
+    DRIFT = "drift"  # the database is not what its own revision's migrations produce
+    PENDING = "pending"  # what the migrations the database has not run yet will change
+    UNMIGRATED = "unmigrated"  # the models hold what no migration produces
+    # compared with the models directly (no replay): the cause is not known, counted as drift
+    UNATTRIBUTED = "unattributed"
+
+
 class Severity(StrEnum):
     ERROR = "error"  # the application may fail: something it needs is missing or different
     WARNING = "warning"  # the database has more than the models, or performance may suffer
@@ -101,7 +111,10 @@ SEVERITY: dict[FindingKind, Severity] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
-    """One difference. `expected` comes from the models, `actual` from the live database."""
+    """One difference: `expected` from the state the comparison expects, `actual` from the
+    state it found (see `attribution`: for `pending`, the database's revision's state is the
+    actual one and the heads' the expected; for `unmigrated`, the heads' state is the actual
+    one and the models the expected)."""
 
     kind: FindingKind
     schema: str | None
@@ -110,6 +123,8 @@ class Finding:
     expected: str | None
     actual: str | None
     message: str
+    attribution: Attribution = Attribution.UNATTRIBUTED
+    revision: str | None = None  # pending: the revision that makes this change
 
     @property
     def severity(self) -> Severity:

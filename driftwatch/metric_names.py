@@ -124,8 +124,9 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         name="driftwatch_schema_drift_objects",
         type="gauge",
-        labels=("target", "kind"),
-        help="Schema differences by finding kind; a kind disappears once fixed.",
+        labels=("target", "kind", "attribution"),
+        help="Schema differences by finding kind and attribution (drift, pending, unmigrated, "
+        "unattributed); a series disappears once fixed.",
     ),
     MetricSpec(
         name="driftwatch_schema_drift_accepted_objects",
@@ -136,8 +137,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         name="driftwatch_schema_drift_table",
         type="gauge",
-        labels=("target", "schema", "table", "kind"),
-        help="Schema differences per table and kind, bounded per target.",
+        labels=("target", "schema", "table", "kind", "attribution"),
+        help="Schema differences per table, kind and attribution, bounded per target.",
     ),
     MetricSpec(
         name="driftwatch_schema_drift_tables_omitted",

@@ -102,14 +102,20 @@ class DriftCollector(Collector):
                     t, schema.compared_at.timestamp()
                 )
             f["driftwatch_schema_in_sync"].add_metric(t, 1 if schema.in_sync else 0)
-            for kind, count in schema.counts_by_kind().items():
-                f["driftwatch_schema_drift_objects"].add_metric([*t, kind], count)
+            by_kind = Counter((x.kind.value, x.attribution.value) for x in schema.findings)
+            for (kind, attribution), count in sorted(by_kind.items()):
+                f["driftwatch_schema_drift_objects"].add_metric([*t, kind, attribution], count)
             f["driftwatch_schema_drift_accepted_objects"].add_metric(t, len(schema.accepted))
-            per_table = Counter((x.schema or "", x.table, x.kind.value) for x in schema.findings)
+            per_table = Counter(
+                (x.schema or "", x.table, x.kind.value, x.attribution.value)
+                for x in schema.findings
+            )
             shown = sorted(per_table.items())[: self._drift_table_limit]
-            for (schema_name, table, kind), count in shown:
+            for (schema_name, table, kind, attribution), count in shown:
                 names = [clip(schema_name, LABEL_CHARS), clip(table, LABEL_CHARS)]
-                f["driftwatch_schema_drift_table"].add_metric([*t, *names, kind], count)
+                f["driftwatch_schema_drift_table"].add_metric(
+                    [*t, *names, kind, attribution], count
+                )
             f["driftwatch_schema_drift_tables_omitted"].add_metric(t, len(per_table) - len(shown))
 
     @staticmethod

@@ -84,7 +84,10 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
         if len(revision.script_heads) > 1:
             found[Condition.MULTIPLE_SCRIPT_HEADS] = good
         schema = good.schema
-        if revision.in_sync and schema is not None and schema.compared and schema.findings:
+        # drift is known at any revision when the migrations were replayed; without a replay
+        # a difference is judged only at head, where no pending migration can explain it
+        attributed = schema is not None and schema.method == "replay"
+        if (revision.in_sync or attributed) and schema is not None and schema.drift:
             found[Condition.DRIFT] = good
     latest = state.latest
     if latest is not None and not latest.succeeded:

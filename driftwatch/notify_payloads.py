@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from driftwatch import __version__
 from driftwatch.bounds import listing
 from driftwatch.notify_conditions import Condition, Transition
 from driftwatch.render import target_json
-from driftwatch.report import ALL_CATEGORIES, TargetReport
+from driftwatch.report import DEFAULT_FAIL_ON, TargetReport
 from driftwatch.revisions import RevisionState
 
 WEBHOOK_SCHEMA_VERSION = 1
@@ -75,18 +76,28 @@ def _revisions(revisions: tuple[str, ...] | None) -> str:
 
 
 def _drift(report: TargetReport) -> str:
+    """The drift findings, and their cause: changed by hand (the migrations were replayed) or
+    not known (compared with the models only)."""
     schema = report.schema
-    if schema is None or not schema.findings:
+    drift = schema.drift if schema is not None else ()
+    if schema is None or not drift:
         return "schema drift"
-    kinds = ", ".join(f"{kind} {n}" for kind, n in schema.counts_by_kind().items())
+    kinds = ", ".join(
+        f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in drift).items())
+    )
     shown = [
         f"{f.kind.value} {'.'.join(p for p in (f.schema, f.table, f.name) if p)}"
-        for f in schema.findings[:SHOWN_FINDINGS]
+        for f in drift[:SHOWN_FINDINGS]
     ]
-    more = len(schema.findings) - len(shown)
+    more = len(drift) - len(shown)
     tail = f" and {more} more" if more > 0 else ""
+    cause = (
+        "not what its revision's migrations produce (changed outside the migrations)"
+        if schema.method == "replay"
+        else "differs from the models"
+    )
     return (
-        f"{_plural(len(schema.findings), 'schema difference')} ({kinds}): {', '.join(shown)}{tail}"
+        f"{_plural(len(drift), 'schema difference')} ({kinds}), {cause}: {', '.join(shown)}{tail}"
     )
 
 
@@ -127,7 +138,12 @@ def _resolved_detail(condition: Condition, report: TargetReport) -> str:
         return f"{condition.value.replace('_', ' ')} is over"
     state = f" (revision state {rev.kind.value})"
     database, heads = _revisions(rev.database_heads), _revisions(rev.script_heads)
-    if condition is Condition.DRIFT and not rev.in_sync:
+    if (
+        condition is Condition.DRIFT
+        and not rev.in_sync
+        and report.schema
+        and report.schema.method != "replay"
+    ):
         return f"no longer at the migration head{state}; drift is judged again at head"
     return {
         Condition.DRIFT: "the live schema matches the models again",
@@ -248,7 +264,7 @@ def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
         "summary": rule.summary,
         "description": description(t),
         "runbook_url": rule.runbook_url,
-        "report": None if t.report is None else target_json(t.report, ALL_CATEGORIES),
+        "report": None if t.report is None else target_json(t.report, DEFAULT_FAIL_ON),
     }
 
 

@@ -11,11 +11,13 @@ from typing import Any
 from driftwatch import __version__
 from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.compare.baseline import BaselineEntry, entry_document
-from driftwatch.findings import Finding
+from driftwatch.findings import Attribution, Finding
 from driftwatch.report import Report, SchemaResult, Status, TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
 
-JSON_SCHEMA_VERSION = 1
+# 2: findings carry `attribution` and `revision`; `in_sync` means no drift (pending and
+# unmigrated findings are listed but are not drift); `counts_by_attribution`
+JSON_SCHEMA_VERSION = 2
 
 
 def _time(value: datetime | None) -> str | None:
@@ -32,6 +34,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "expected": finding.expected,
         "actual": finding.actual,
         "message": finding.message,
+        "attribution": finding.attribution.value,
+        "revision": finding.revision,
     }
 
 
@@ -63,6 +67,7 @@ def schema_json(schema: SchemaResult) -> dict[str, Any]:
         "method": schema.method,
         "notes": list(schema.notes),
         "counts": schema.counts_by_kind(),
+        "counts_by_attribution": schema.counts_by_attribution(),
         "findings": [finding_json(f) for f in findings],
         "findings_omitted": findings_omitted,
         "accepted": [{**finding_json(a.finding), "reason": a.reason} for a in accepted],
@@ -140,12 +145,33 @@ def _revision_lines(state: RevisionState) -> Iterator[str]:
         yield f"            pending  {item.revision}  {item.message}"
 
 
+# what each side of a finding is, by attribution: (expected, actual)
+_SIDES = {
+    Attribution.DRIFT: ("migrations", "database"),
+    Attribution.PENDING: ("at head", "now"),
+    Attribution.UNMIGRATED: ("models", "migrations"),
+    Attribution.UNATTRIBUTED: ("models", "database"),
+}
+# the report's order, drift first, and what each group means
+_GROUPS = (
+    (Attribution.DRIFT, "drift: the database is not what its revision's migrations produce"),
+    (Attribution.UNATTRIBUTED, "differences from the models (no replay: cause not known)"),
+    (Attribution.PENDING, "pending: what the migrations not yet run will change"),
+    (Attribution.UNMIGRATED, "unmigrated: in the models, but no migration produces it"),
+)
+
+_SUMMARY_WORDS = {Attribution.UNATTRIBUTED: "schema difference(s)"}
+
+
 def _finding_line(finding: Finding) -> str:
+    expected_side, actual_side = _SIDES[finding.attribution]
     detail = []
     if finding.expected is not None:
-        detail.append(f"models: {finding.expected}")
+        detail.append(f"{expected_side}: {finding.expected}")
     if finding.actual is not None:
-        detail.append(f"database: {finding.actual}")
+        detail.append(f"{actual_side}: {finding.actual}")
+    if finding.revision is not None:
+        detail.append(f"by {finding.revision}")
     name = finding.name or "(table)"
     return f"      {finding.kind.value:<20} {name:<28} {'; '.join(detail)}"
 
@@ -190,11 +216,18 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
     if not schema.findings:
         yield f"  schema    matches the models{also} ({how})"
     else:
-        yield f"  schema    {count} difference{'s' if count != 1 else ''}{also} ({how})"
+        counts = schema.counts_by_attribution()
+        split = ", ".join(f"{counts[a.value]} {a.value}" for a, _ in _GROUPS if a.value in counts)
+        split = "" if set(counts) == {Attribution.UNATTRIBUTED.value} else f": {split}"
+        yield f"  schema    {count} difference{'s' if count != 1 else ''}{split}{also} ({how})"
     for note in schema.notes:
         yield f"            note: {note}"
-    if schema.findings:
-        yield from _by_table(schema.findings, [None] * count)
+    for attribution, meaning in _GROUPS:
+        group = [f for f in schema.findings if f.attribution is attribution]
+        if group and attribution is not Attribution.UNATTRIBUTED:
+            yield f"  {meaning}"
+        if group:
+            yield from _by_table(group, [None] * len(group))
     if schema.accepted:
         yield f"  accepted by baseline: {accepted}"
         yield from _by_table(
@@ -215,7 +248,12 @@ def _summary(report: TargetReport, status: Status) -> str:
         if report.revision is not None and not report.revision.in_sync:
             parts.append(report.revision.kind.value.replace("_", " "))
         if report.schema is not None and report.schema.findings:
-            parts.append(f"{len(report.schema.findings)} schema difference(s)")
+            counts = report.schema.counts_by_attribution()
+            parts.extend(
+                f"{counts[a.value]} {_SUMMARY_WORDS.get(a, a.value)}"
+                for a, _ in _GROUPS
+                if a.value in counts
+            )
     tail = f": {', '.join(parts)}" if parts else ""
     return f"  => {STATUS_WORDS[status]}{tail}  ({report.duration_seconds:.2f} s)"
 

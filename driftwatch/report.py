@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from driftwatch.compare.baseline import AcceptedFinding, Baseline, BaselineEntry, apply
-from driftwatch.findings import Finding
+from driftwatch.findings import Attribution, Finding
 from driftwatch.revisions import RevisionState, RevisionStateKind
 
 
@@ -21,11 +21,29 @@ class CheckKind(StrEnum):
 class Category(StrEnum):
     """What may count as out of sync (`--fail-on`)."""
 
-    REVISION = "revision"
-    SCHEMA = "schema"
+    REVISION = "revision"  # the applied revision is not the scripts' head
+    DRIFT = "drift"  # findings attributed to drift, and unattributed ones (no replay)
+    PENDING = "pending"  # changes the pending migrations will make
+    UNMIGRATED = "unmigrated"  # models no migration produces
+    ERROR = "error"  # a target could not be checked
+    SCHEMA = "schema"  # any schema finding, whatever its attribution (version 1's meaning)
 
 
 ALL_CATEGORIES = frozenset(Category)
+# what pages: the database is not what its revision's migrations made, or not at head
+DEFAULT_FAIL_ON = frozenset({Category.REVISION, Category.DRIFT, Category.ERROR})
+
+_CATEGORY_OF = {
+    Attribution.DRIFT: Category.DRIFT,
+    Attribution.UNATTRIBUTED: Category.DRIFT,  # its cause is not known: the page-worthy one
+    Attribution.PENDING: Category.PENDING,
+    Attribution.UNMIGRATED: Category.UNMIGRATED,
+}
+
+
+def fails(finding: Finding, fail_on: frozenset[Category]) -> bool:
+    """Whether `finding` makes its target out of sync under `fail_on`."""
+    return Category.SCHEMA in fail_on or _CATEGORY_OF[finding.attribution] in fail_on
 
 
 class Status(StrEnum):
@@ -53,12 +71,27 @@ class SchemaResult:
     compared_at: datetime | None = None  # when the comparison behind `findings` ran
     accepted: tuple[AcceptedFinding, ...] = ()
     baseline_unmatched: tuple[BaselineEntry, ...] = ()  # entries no finding matched
-    method: str | None = None  # "snapshot" or "alembic": how the comparison was made
+    # how the comparison was made: "replay" (attributed), "snapshot" (the models against the
+    # live snapshot) or "alembic" (its autogenerate)
+    method: str | None = None
     notes: tuple[str, ...] = ()  # what the comparison could not do, or whom it compared
 
     @property
     def in_sync(self) -> bool:
-        return self.compared and not self.findings
+        """Compared, and nothing drifted: pending and unmigrated findings are the code's
+        matter, not the database's."""
+        return self.compared and not self.drift
+
+    @property
+    def drift(self) -> tuple[Finding, ...]:
+        """Findings that count as drift (drift, and unattributed ones)."""
+        return tuple(f for f in self.findings if _CATEGORY_OF[f.attribution] is Category.DRIFT)
+
+    def fails(self, fail_on: frozenset[Category]) -> bool:
+        return self.compared and any(fails(f, fail_on) for f in self.findings)
+
+    def counts_by_attribution(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.attribution.value for f in self.findings).items()))
 
     def all_findings(self) -> tuple[Finding, ...]:
         """Every difference found, accepted or not, in report order."""
@@ -111,14 +144,12 @@ class TargetReport:
         """This report with `scrub` (secrets.Scrubber) applied to its error text."""
         return self if self.error is None else replace(self, error=scrub(self.error))
 
-    def status(self, fail_on: frozenset[Category] = ALL_CATEGORIES) -> Status:
+    def status(self, fail_on: frozenset[Category] = DEFAULT_FAIL_ON) -> Status:
         if self.problem() is not None:
             return Status.ERROR
         revision_bad = self.revision is not None and not self.revision.in_sync
-        schema_bad = self.schema is not None and self.schema.compared and not self.schema.in_sync
-        if (Category.REVISION in fail_on and revision_bad) or (
-            Category.SCHEMA in fail_on and schema_bad
-        ):
+        schema_bad = self.schema is not None and self.schema.fails(fail_on)
+        if (Category.REVISION in fail_on and revision_bad) or schema_bad:
             return Status.OUT_OF_SYNC
         return Status.IN_SYNC
 
@@ -129,10 +160,14 @@ class Report:
 
     targets: tuple[TargetReport, ...]
     generated_at: datetime
-    fail_on: frozenset[Category] = ALL_CATEGORIES
+    fail_on: frozenset[Category] = DEFAULT_FAIL_ON
 
     def status(self) -> Status:
+        """The worst of the targets' statuses; a target that could not be checked counts
+        only when `error` is in `fail_on`."""
         statuses = {t.status(self.fail_on) for t in self.targets}
+        if Category.ERROR not in self.fail_on:
+            statuses.discard(Status.ERROR)
         for worst in (Status.ERROR, Status.OUT_OF_SYNC):
             if worst in statuses:
                 return worst

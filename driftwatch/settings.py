@@ -85,6 +85,11 @@ class TargetSettings(BaseModel):
     comparison: Literal["auto", "snapshot", "alembic"] = "auto"
     scratch_url: SecretStr | None = None  # a server where driftwatch may CREATE DATABASE
     scratch_url_env: str | None = None
+    # for migration chains that do not start from an empty database: a `module:callable`
+    # called with the scratch database's connection before the first migration, and/or a
+    # revision stamped before replaying the rest
+    replay_bootstrap: str | None = None
+    replay_stamp: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
     interval_seconds: float | None = Field(default=None, gt=0)
     connect_timeout_seconds: float = Field(default=10, gt=0)
@@ -102,6 +107,15 @@ class TargetSettings(BaseModel):
                 "starting with a letter or digit"
             )
         return name
+
+    @field_validator("replay_bootstrap")
+    @classmethod
+    def _bootstrap_is_an_import_path(cls, path: str | None) -> str | None:
+        module, sep, attr = (path or "").partition(":")
+        dotted = [*module.split("."), *attr.split(".")]
+        if path is not None and (not sep or not all(p.isidentifier() for p in dotted)):
+            raise ValueError("must be module:callable (dotted Python names)")
+        return path
 
     @field_validator("labels")
     @classmethod

@@ -49,6 +49,8 @@ class Target:
     compare_server_default: bool = False
     comparison: str = "auto"  # "auto", "snapshot" or "alembic" (see settings)
     scratch_url: URL | None = None  # where expected states are built; None: the default
+    replay_bootstrap: str | None = None  # module:callable preparing an empty scratch database
+    replay_stamp: str | None = None  # revision stamped before the replay
     baseline: Baseline | None = None  # read and validated with the configuration
     baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
     interval_seconds: float | None = None
@@ -141,6 +143,8 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         url=_resolve_url(ts),
         scratch_url=_resolve_scratch_url(ts),
         comparison=ts.comparison,
+        replay_bootstrap=ts.replay_bootstrap,
+        replay_stamp=ts.replay_stamp,
         alembic_ini=ts.alembic_ini,
         script_location=ts.script_location,
         version_locations=tuple(ts.version_locations),

@@ -33,6 +33,7 @@ class Expected:
     metadata: MetaData | None  # None: no models configured, schema comparison is skipped
     script_files: tuple[str, ...] = ()  # where `scripts` was read from, to notice edits
     script_signature: tuple[tuple[str, int], ...] = ()  # their modification times when read
+    directory: ScriptDirectory | None = None  # alembic's own view of the scripts, for replay
 
 
 def files_signature(paths: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
@@ -179,10 +180,11 @@ def _script_directory(target: Target) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
-def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
+def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...], ScriptDirectory]:
     """Read every revision of the target's migration scripts into a plain graph.
 
-    Also returns the files read, so a long-running caller can tell when they change.
+    Also returns the files read, so a long-running caller can tell when they change, and
+    alembic's ScriptDirectory, which replays them.
     """
     files: list[str] = []
     revised: set[str] = set()  # every down_revision, to tell a real head (see _defined_twice)
@@ -207,7 +209,7 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...]]:
             )
     if not revisions:
         raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
-    return ScriptGraph(revisions=revisions, heads=heads), tuple(files)
+    return ScriptGraph(revisions=revisions, heads=heads), tuple(files), directory
 
 
 def _defined_twice(heads: tuple[str, ...], revised: set[str]) -> str | None:
@@ -296,12 +298,13 @@ def load_metadata(target: Target) -> MetaData | None:
 
 def load_expected(target: Target) -> Expected:
     """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
-    scripts, files = load_scripts(target)
+    scripts, files, directory = load_scripts(target)
     return Expected(
         scripts=scripts,
         metadata=load_metadata(target),
         script_files=files,
         script_signature=files_signature(files),
+        directory=directory,
     )
 
 
@@ -309,10 +312,11 @@ def refresh_scripts(target: Target, expected: Expected) -> Expected:
     """`expected` with its scripts re-read if a script file changed since; models stay."""
     if files_signature(expected.script_files) == expected.script_signature:
         return expected
-    scripts, files = load_scripts(target)
+    scripts, files, directory = load_scripts(target)
     return Expected(
         scripts=scripts,
         metadata=expected.metadata,
         script_files=files,
         script_signature=files_signature(files),
+        directory=directory,
     )

@@ -33,7 +33,7 @@ from driftwatch.notify_payloads import (
     webhook_json,
 )
 from driftwatch.render import target_json
-from driftwatch.report import ALL_CATEGORIES
+from driftwatch.report import DEFAULT_FAIL_ON
 from tests.support.tools import readme_section
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
@@ -81,7 +81,7 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
     assert notes["summary"] == "The live schema differs from the models."
     assert notes["runbook_url"].endswith("docs/runbook.md#driftwatchschemadrift")
     assert (
-        "1 schema difference (extra_column 1): extra_column public.agents.rogue"
+        "1 schema difference (extra_column 1), differs from the models: extra_column public.agents.rogue"
         in (notes["description"])
     )
     assert alert["startsAt"] == "2026-11-24T06:00:00.000Z"
@@ -139,7 +139,7 @@ def test_generic_webhook_body_is_versioned_and_carries_the_report() -> None:
     assert (body["alertname"], body["severity"]) == ("DriftwatchSchemaDrift", "warning")
     assert (body["started_at"], body["ended_at"]) == ("2026-11-24T06:00:00Z", None)
     assert t.report is not None
-    assert body["report"] == target_json(t.report, ALL_CATEGORIES)
+    assert body["report"] == target_json(t.report, DEFAULT_FAIL_ON)
     assert sorted(body) == sorted([
         "schema_version", "id", "source", "driftwatch_version", "notifier", "status", "target",
         "labels", "condition", "alertname", "severity", "started_at", "ended_at", "changed_at",

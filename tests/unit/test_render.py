@@ -281,10 +281,10 @@ def test_json_top_level() -> None:
     data = json.loads(render_json(report(target(revision=BEHIND))))
 
     assert next(iter(data)) == "schema_version"
-    assert data["schema_version"] == JSON_SCHEMA_VERSION == 1
+    assert data["schema_version"] == JSON_SCHEMA_VERSION == 2
     assert data["status"] == "out_of_sync"
     assert data["exit_code"] == 1
-    assert data["fail_on"] == ["revision", "schema"]
+    assert data["fail_on"] == ["drift", "error", "revision"]
     assert data["generated_at"] == "2026-01-02T03:04:05Z"
     assert set(data) == {
         "schema_version",
@@ -336,6 +336,8 @@ def test_json_target_revision_and_findings() -> None:
         "expected": "VARCHAR(100)",
         "actual": "VARCHAR(50)",
         "message": "type_mismatch on users",
+        "attribution": "unattributed",
+        "revision": None,
     }
 
 
@@ -357,6 +359,10 @@ def test_json_accepted_findings_and_unmatched_entries() -> None:
             "expected": None,
             "actual": "INDEX (total)",
             "message": "extra_index on orders",
+            "attribution": "unattributed",
+            "revision": None,
+        "attribution": "unattributed",
+        "revision": None,
             "reason": "DBA index for the weekly report",
         }
     ]

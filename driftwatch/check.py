@@ -241,12 +241,7 @@ def _schema_result(
         compare_type=target.compare_type,
         compare_server_default=target.compare_server_default,
     )
-    if (
-        seen.snapshot is not None
-        and replayed is not None
-        and replayed.at_database is not None
-        and replayed.at_head is not None
-    ):
+    if seen.snapshot is not None and replayed is not None and replayed.at_database is not None:
         findings, notes = attribute(
             seen.snapshot,
             at_database=replayed.at_database,
@@ -255,6 +250,8 @@ def _schema_result(
             models=models.snapshot,
             options=options,
         )
+        if replayed.at_head is None:
+            notes = (f"{replayed.unavailable}: pending and unmigrated not compared", *notes)
         return SchemaResult(
             compared=True,
             findings=tuple(findings),

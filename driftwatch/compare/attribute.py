@@ -26,13 +26,15 @@ def attribute(
     *,
     at_database: Snapshot,
     steps: Sequence[tuple[str, Snapshot]],
-    at_head: Snapshot,
+    at_head: Snapshot | None,
     models: Snapshot | None,
     options: DiffOptions,
 ) -> tuple[list[Finding], tuple[str, ...]]:
     """Every finding with its attribution (drift first, then pending, then unmigrated), and
     notes on what was not compared."""
     drift, notes = compare_models(at_database, live, options)
+    if at_head is None:  # the pending migrations did not replay: drift alone is known
+        return _as(drift, Attribution.DRIFT), notes
     scope = live.scope
     start, head = at_database.within(scope), at_head.within(scope)
     pending = diff(head, start, options)

@@ -63,8 +63,8 @@ class RevisionStates:
 
     at_database: Snapshot | None = None
     steps: tuple[ReplayStep, ...] = ()
-    at_head: Snapshot | None = None
-    unavailable: str | None = None
+    at_head: Snapshot | None = None  # None with `at_database`: a pending migration failed
+    unavailable: str | None = None  # why there is no state at all, or no state at head
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,18 +200,24 @@ class ExpectedStates:
         if unavailable is not None:
             return RevisionStates(unavailable=unavailable)
         try:
-            built = await self._replay(plan, at, steps)
+            built, failed = await self._replay(plan, at, steps)
         except DriftwatchError as exc:
             return RevisionStates(unavailable=str(exc))
         for name, snapshot in built.items():
             await asyncio.to_thread(self.cache.put, keys[name], snapshot)
+        if failed is not None:  # the database's own state stands: drift can still be told
+            return RevisionStates(at_database=built["at"], unavailable=failed)
         return _states(built, steps)
 
-    async def _replay(self, plan: ReplayPlan, at: str, steps: list[str]) -> dict[str, Snapshot]:
+    async def _replay(
+        self, plan: ReplayPlan, at: str, steps: list[str]
+    ) -> tuple[dict[str, Snapshot], str | None]:
         """One replay from empty: to the database's revision, then step by step to the
-        heads, with a snapshot at each stop."""
+        heads, with a snapshot at each stop. A pending migration that fails on the scratch
+        database ends the replay there: what was built is returned with the reason."""
         scope = replay_scope(plan)
         built: dict[str, Snapshot] = {}
+        failed: list[str] = []
 
         def run(conn: Connection) -> None:
             replay.bootstrap(conn, plan.directory, hook=plan.bootstrap, stamp=plan.stamp,
@@ -219,10 +225,14 @@ class ExpectedStates:
             for destination in () if at == "<base>" else at.split(","):
                 _upgrade(conn, plan, destination)
             built["at"] = read_snapshot(conn, scope)
-            for revision in steps:
-                _upgrade(conn, plan, revision)
-                built[revision] = read_snapshot(conn, scope)
-            _upgrade(conn, plan, "heads")
+            try:
+                for revision in steps:
+                    _upgrade(conn, plan, revision)
+                    built[revision] = read_snapshot(conn, scope)
+                _upgrade(conn, plan, "heads")
+            except replay.ReplayError as exc:
+                failed.append(str(exc))
+                return
             built["head"] = read_snapshot(conn, scope)
 
         async with (
@@ -230,7 +240,7 @@ class ExpectedStates:
             engine.connect() as conn,
         ):
             await conn.run_sync(run)
-        return built
+        return built, (failed[0] if failed else None)
 
     async def close(self) -> None:
         await self.scratch.close()

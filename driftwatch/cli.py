@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on",
         action="append",
         metavar="CATEGORIES",
-        help="what counts as out of sync: revision, schema or all (default), comma separated",
+        help="what counts as out of sync, comma separated: drift, pending, unmigrated, "
+        "revision, error, schema (any difference) or all; default drift,revision,error",
     )
     check.add_argument(
         "--write-baseline",

@@ -352,7 +352,7 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
         report = Report(targets=(run.report,), generated_at=run.report.started_at)
         print(render_text(report))
         print()
-        print("4. the same, as Prometheus metrics (what `driftwatch serve` exposes on /metrics):")
+        print("5. the same, as Prometheus metrics (what `driftwatch serve` exposes on /metrics):")
         print()
         print(run.metrics)
         print()

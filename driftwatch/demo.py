@@ -1,5 +1,7 @@
 """`driftwatch demo`: the Control Plane's migrations on an embedded SQLite database, drift made
-on purpose, and the check run on it, so a new user sees every kind of result in one command.
+on purpose, and the check run on it, so a new user sees every kind of result in one command:
+drift (changes made by hand), pending (the migration not yet run) and unmigrated (a model
+changed without a migration, made in the demo's own copy of the models).
 
 It writes only inside a temporary folder of its own.
 """
@@ -11,10 +13,11 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import Column, DateTime, MetaData
 from sqlalchemy.engine import make_url
 
 import driftwatch
@@ -31,6 +34,19 @@ OUT_OF_BAND_SQL = (
     "CREATE INDEX ix_tasks_name ON tasks (name)",
     "ALTER TABLE workspaces DROP COLUMN description",
 )
+# a column added to a model without `alembic revision --autogenerate`
+UNMIGRATED_COLUMN = ("workflows", "archived_at")
+
+
+def models_ahead(metadata: MetaData) -> MetaData:
+    """A copy of the models with UNMIGRATED_COLUMN added; the models themselves stay as
+    they are."""
+    ahead = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.tables.values():
+        table.to_metadata(ahead)
+    table_name, column = UNMIGRATED_COLUMN
+    ahead.tables[table_name].append_column(Column(column, DateTime(timezone=True)))
+    return ahead
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +101,11 @@ async def run_demo(workdir: Path, say: Callable[[str], None], *, cwd: Path) -> D
         for statement in OUT_OF_BAND_SQL:
             say(f"     {statement};")
             conn.execute(statement)
-    say("3. $ driftwatch check")
+    table_name, column = UNMIGRATED_COLUMN
+    say(f"3. a model changed without a migration: {table_name}.{column} added in the code")
+    if expected.metadata is not None:
+        expected = replace(expected, metadata=models_ahead(expected.metadata))
+    say("4. $ driftwatch check")
     say("")
     report = await check_target(target, expected=expected)
     registry = CollectorRegistry(auto_describe=False)

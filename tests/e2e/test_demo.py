@@ -10,8 +10,9 @@ from pathlib import Path
 
 
 def test_demo_shows_every_kind_of_result_and_cleans_up(tmp_path: Path) -> None:
-    """The demo reports a pending migration, an extra index and a missing column, prints the
-    metrics, exits 0, and leaves no database behind."""
+    """The demo reports drift (an extra index and a missing column made by hand), the pending
+    migration's index and a model column no migration adds, each under its attribution;
+    prints the metrics, exits 0, and leaves no database behind."""
     temp_root = tmp_path / "tmp"
     temp_root.mkdir()
     before = set(Path(tempfile.gettempdir()).glob("driftwatch-demo-*"))
@@ -32,9 +33,20 @@ def test_demo_shows_every_kind_of_result_and_cleans_up(tmp_path: Path) -> None:
     assert "missing_column" in out
     assert "description" in out
     assert "missing_index" in out  # the pending revision's index
+    assert "4 differences: 2 drift, 1 pending, 1 unmigrated" in out
+    drift = out.index("drift: the database is not what its revision's migrations produce")
+    pending = out.index("pending: what the migrations not yet run will change")
+    unmigrated = out.index("unmigrated: in the models, but no migration produces it")
+    report = out[drift:]  # the narration above names the changes too
+    assert report.index("ix_tasks_name") < report.index("description") < pending - drift
+    assert pending - drift < report.index("ix_audit_log_actor") < unmigrated - drift
+    assert unmigrated - drift < report.index("archived_at")
     assert "OUT OF SYNC" in out
     assert 'driftwatch_migrations_pending{target="control-plane-demo"} 1.0' in out
-    assert "driftwatch_schema_drift_objects" in out
+    assert (
+        'driftwatch_schema_drift_objects{attribution="unmigrated",kind="missing_column",'
+        'target="control-plane-demo"} 1.0' in out
+    )
     assert "Traceback" not in result.stderr
     assert list(temp_root.iterdir()) == []
     assert set(Path(tempfile.gettempdir()).glob("driftwatch-demo-*")) == before

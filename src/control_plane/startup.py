@@ -16,9 +16,7 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.errors import MigrationsCheckFailedError, MigrationsOutOfDateError
-from driftwatch.check import check_target
-from driftwatch.errors import DriftwatchError
-from driftwatch.revisions import RevisionState, RevisionStateKind
+from driftwatch import DriftwatchError, RevisionState, RevisionStateKind, check_target
 from driftwatch.targets import Target, parse_url
 
 logger = logging.getLogger(__name__)

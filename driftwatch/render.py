@@ -188,7 +188,8 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
     count, accepted = len(schema.findings), len(schema.accepted)
     also = f", {accepted} accepted by baseline" if accepted else ""
     if not schema.findings:
-        yield f"  schema    matches the models{also} ({how})"
+        expected = "the snapshot file" if schema.method == "snapshot_file" else "the models"
+        yield f"  schema    matches {expected}{also} ({how})"
     else:
         yield f"  schema    {count} difference{'s' if count != 1 else ''}{also} ({how})"
     for note in schema.notes:

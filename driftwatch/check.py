@@ -22,7 +22,13 @@ from driftwatch.compare.models import compare_models
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
-from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
+from driftwatch.expected.sources import (
+    Expected,
+    describe_raised,
+    load_expected,
+    load_scripts,
+    project_frame,
+)
 from driftwatch.expected.states import ExpectedStates, ModelsState, ReplayPlan, RevisionStates
 from driftwatch.live.errors import scrub
 from driftwatch.live.observe import Observation, make_engine, observe
@@ -35,9 +41,12 @@ from driftwatch.report import (
     TargetReport,
 )
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
+from driftwatch.snapshot_file import SnapshotFile
 from driftwatch.targets import Target
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_FILE_METHOD = "snapshot_file"  # `SchemaResult.method` of `check --against-snapshot`
 
 
 def _reusable(
@@ -62,8 +71,12 @@ async def check_target(
     max_age_seconds: float | None = None,
     engine: AsyncEngine | None = None,
     states: ExpectedStates | None = None,
+    against: SnapshotFile | None = None,
 ) -> TargetReport:
     """Check `target`; never raises for drift or for a database that cannot be reached.
+
+    With `against`, the live schema is compared with that saved snapshot instead of the
+    models (which are then not even imported); the revision is checked as always.
 
     With `previous` and `max_age_seconds`, the full schema comparison is skipped when the
     applied revisions and the schema fingerprint are what `previous` saw and its comparison
@@ -93,8 +106,13 @@ async def check_target(
     states = states or default_states()
     try:
         if expected is None:
-            expected = await asyncio.to_thread(load_expected, target)
-        models = await _models_state(target, expected, states)
+            load = load_expected if against is None else _scripts_only
+            expected = await asyncio.to_thread(load, target)
+        models = (
+            await _models_state(target, expected, states)
+            if against is None
+            else ModelsState(snapshot=against.snapshot)
+        )
         own_engine = engine is None
         engine = engine or make_engine(target)
         try:
@@ -106,22 +124,26 @@ async def check_target(
                 decide,
                 fingerprint=max_age_seconds is not None,
                 expected_tables=_tables_of(models),
+                expected_schemas=() if against is None else against.snapshot.scope.schemas,
             )
         finally:
             if own_engine:
                 await engine.dispose()
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads)
-        replayed = await _revision_states(target, expected, seen, revision, states)
-        schema = _schema_result(
-            seen,
-            expected=expected,
-            models=models,
-            replayed=replayed,
-            target=target,
-            reusable=reusable,
-            now=started_at,
-        )
+        if against is None:
+            replayed = await _revision_states(target, expected, seen, revision, states)
+            schema = _schema_result(
+                seen,
+                expected=expected,
+                models=models,
+                replayed=replayed,
+                target=target,
+                reusable=reusable,
+                now=started_at,
+            )
+        else:
+            schema = _saved_snapshot_result(seen, against, target=target, now=started_at)
     except DriftwatchError as exc:
         return report(error=str(exc))
     except BaseException as exc:  # a bug, or the project's code (a custom type)
@@ -218,6 +240,11 @@ async def _revision_states(
     return await states.revisions(plan, heads, pending)
 
 
+def _scripts_only(target: Target) -> Expected:
+    scripts, files, directory = load_scripts(target)
+    return Expected(scripts=scripts, metadata=None, script_files=files, directory=directory)
+
+
 def _tables_of(models: ModelsState) -> frozenset[tuple[str | None, str]] | None:
     if models.snapshot is None:
         return None
@@ -283,6 +310,25 @@ def _schema_result(
     ).under(baseline)
 
 
+def _saved_snapshot_result(
+    seen: Observation, against: SnapshotFile, *, target: Target, now: datetime
+) -> SchemaResult:
+    """The live schema against a saved snapshot, as against the models' (the same diff)."""
+    if seen.snapshot is None:
+        return SchemaResult(compared=False, skipped_reason="comparison not run")
+    options = DiffOptions(
+        compare_type=target.compare_type, compare_server_default=target.compare_server_default
+    )
+    findings, notes = compare_models(against.snapshot, seen.snapshot, options)
+    return SchemaResult(
+        compared=True,
+        findings=tuple(findings),
+        compared_at=now,
+        method=SNAPSHOT_FILE_METHOD,
+        notes=(against.describe(), *notes),
+    ).under(target.baseline)
+
+
 def _report(target: Target, started_at: datetime, duration: float, **fields: Any) -> TargetReport:
     return TargetReport(
         target=target.name,
@@ -329,15 +375,17 @@ async def check_targets(
     concurrency: int = 4,
     fail_on: frozenset[Category] = DEFAULT_FAIL_ON,
     cache_dir: Path | None = None,
+    against: SnapshotFile | None = None,
 ) -> Report:
-    """Check several targets concurrently (at most `concurrency` at once)."""
+    """Check several targets concurrently (at most `concurrency` at once); `against`: see
+    `check_target` (a snapshot file is one database's: give it one target)."""
     gate = asyncio.Semaphore(concurrency)
 
     states = default_states(cache_dir)
 
     async def one(target: Target) -> TargetReport:
         async with gate:
-            return await check_target(target, states=states)
+            return await check_target(target, states=states, against=against)
 
     try:
         reports = await asyncio.gather(*(one(t) for t in targets))

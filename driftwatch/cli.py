@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager, redirect_stdout
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,6 +35,15 @@ from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCod
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
 from driftwatch.server import HttpOptions, parse_listen, start_http
 from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
+from driftwatch.snapshot_file import (
+    SnapshotFile,
+    check_writable,
+    read_snapshot_file,
+    snapshot_document,
+    snapshot_text,
+    write_snapshot_file,
+)
+from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
 from driftwatch.targets import Target, build_targets
 
 
@@ -104,7 +114,7 @@ def parse_fail_on(raw: list[str] | None) -> frozenset[Category]:
     return frozenset(chosen)
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_config_arguments(parser: argparse.ArgumentParser, *, comparing: bool = True) -> None:
     parser.add_argument(
         "--config", type=Path, help="TOML file (default: $DRIFTWATCH_CONFIG or ./driftwatch.toml)"
     )
@@ -117,15 +127,16 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metadata", action="append", default=[], metavar="MODULE:ATTR", help="models' MetaData"
     )
-    parser.add_argument(
-        "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
-    )
-    parser.add_argument(
-        "--comparison",
-        choices=("auto", "snapshot", "alembic"),
-        help="snapshot: in a scratch database; alembic: its autogenerate; auto (default): "
-        "snapshot where a scratch database is had",
-    )
+    if comparing:  # `snapshot` compares nothing
+        parser.add_argument(
+            "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
+        )
+        parser.add_argument(
+            "--comparison",
+            choices=("auto", "snapshot", "alembic"),
+            help="snapshot: in a scratch database; alembic: its autogenerate; auto (default): "
+            "snapshot where a scratch database is had",
+        )
     parser.add_argument(
         "--scratch-url", metavar="URL", help="server where expected states may be built"
     )
@@ -177,7 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept every schema difference of the (one) target: write them to PATH, "
         "keeping the entries of an existing PATH that still match",
     )
+    check.add_argument(
+        "--against-snapshot",
+        type=Path,
+        metavar="FILE",
+        help="compare the (one) target's live schema with this file of `driftwatch snapshot` "
+        "instead of the models",
+    )
     check.set_defaults(handler=run_check)
+    _add_snapshot_parser(commands)
 
     serve = commands.add_parser(
         "serve",
@@ -204,18 +223,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_snapshot_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="print or save one target's schema snapshot as JSON (live, models, revision R)",
+        description="Read one target's schema snapshot and print it as JSON, or save it with "
+        "--out (for `driftwatch check --against-snapshot`). Exit 0, or 2 with one line.",
+    )
+    sources = snapshot.add_subparsers(dest="source", required=True, metavar="WHAT")
+    live = sources.add_parser(
+        "live",
+        help="the live database, read-only, in the scope a check reads",
+        description="The target's live database, read as `check` reads it.",
+    )
+    models = sources.add_parser(
+        "models",
+        help="the models, as the scratch database builds them",
+        description="The target's models, built in a scratch database as `check` builds them.",
+    )
+    revision = sources.add_parser(
+        "revision",
+        help="revision R, as its migrations build it (needs replay: not yet)",
+        description="Revision R as replaying the migration scripts builds it.",
+    )
+    revision.add_argument("revision", metavar="R", help="a revision id")
+    for parser in (live, models, revision):
+        _add_config_arguments(parser, comparing=False)
+        parser.add_argument(
+            "--out", type=Path, metavar="FILE", help="save to FILE (atomically) instead of stdout"
+        )
+        parser.set_defaults(handler=run_snapshot)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {
         "url": args.url,
         "alembic_ini": args.alembic_ini,
         "script_location": args.script_location,
         "metadata": args.metadata,
-        "baseline": args.baseline,
-        "comparison": args.comparison,
+        "baseline": getattr(args, "baseline", None),
+        "comparison": getattr(args, "comparison", None),
         "scratch_url": args.scratch_url,
         "replay_bootstrap": args.replay_bootstrap,
         "replay_stamp": args.replay_stamp,
     }
+
+
+def _one_target(targets: list[Target], what: str) -> Target:
+    """The one target `what` is for; several are refused, naming them."""
+    if len(targets) != 1:
+        names = ", ".join(t.name for t in targets)
+        raise ConfigError(
+            f"{what} is for one target ({len(targets)} selected: {names}): name one with --target"
+        )
+    return targets[0]
 
 
 def _baseline_to_rewrite(path: Path, targets: list[Target]) -> Baseline | None:
@@ -253,6 +314,20 @@ def _write_baseline(path: Path, report: Report, existing: Baseline | None) -> Re
     return replace(report, targets=(judged,))
 
 
+def _snapshot_to_compare(args: argparse.Namespace, targets: list[Target]) -> SnapshotFile:
+    """The file of --against-snapshot, read and fit for the one target before any check."""
+    path: Path = args.against_snapshot
+    if args.write_baseline is not None:
+        raise ConfigError(
+            "--against-snapshot and --write-baseline do not go together: a baseline accepts "
+            "differences from the models"
+        )
+    if args.comparison is not None:
+        raise ConfigError("--against-snapshot compares with the file: --comparison does not apply")
+    target = _one_target(targets, "--against-snapshot")
+    return read_snapshot_file(path, dialect=target.dialect)
+
+
 def run_check(args: argparse.Namespace, console: Console) -> int:
     fail_on = parse_fail_on(args.fail_on)
     settings = load_settings(args.config)
@@ -265,6 +340,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
         read_baselines=rewrite is None,
     )
     console.learn(known_secrets(settings, targets, args))
+    against = None if args.against_snapshot is None else _snapshot_to_compare(args, targets)
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
     with project_output_to_stderr():
         report = asyncio.run(
@@ -273,6 +349,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
                 concurrency=settings.concurrency,
                 fail_on=fail_on,
                 cache_dir=settings.cache_dir,
+                against=against,
             )
         )
     report = report.scrubbed(console.scrub)  # both formats and the error lines read from it
@@ -282,6 +359,46 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     for problem in report.problems():
         console.error(f"driftwatch: {problem}")
     return int(report.exit_code())
+
+
+def run_snapshot(args: argparse.Namespace, console: Console) -> int:
+    settings = load_settings(args.config)
+    targets = build_targets(
+        settings, names=tuple(args.target), overrides=_overrides(args), read_baselines=False
+    )
+    console.learn(known_secrets(settings, targets, args))
+    target = _one_target(targets, "snapshot")
+    out: Path | None = args.out
+    if out is not None:
+        check_writable(out)  # now, not after a scratch database was built
+
+    async def take() -> SnapshotFile:
+        if args.source == "revision":
+            snapshot = await take_revision(target, args.revision, cache_dir=settings.cache_dir)
+        else:
+            metadata = await asyncio.to_thread(load_models, target)
+            if args.source == "live":
+                snapshot = await take_live(target, metadata)
+            else:
+                snapshot = await take_models(target, metadata, cache_dir=settings.cache_dir)
+        return SnapshotFile(
+            snapshot=snapshot, source=args.source, target=target.name, taken_at=None
+        )
+
+    with project_output_to_stderr():
+        saved = asyncio.run(take())
+    text = snapshot_text(snapshot_document(saved, now=datetime.now(UTC)))
+    if out is None:
+        print(text, end="")
+        return int(ExitCode.IN_SYNC)
+    write_snapshot_file(out, text)
+    tables = len(saved.snapshot.tables)
+    console.error(
+        f"driftwatch: wrote {out}: {args.source} snapshot of target {target.name!r} "
+        f"({saved.snapshot.dialect} {saved.snapshot.server_version}, "
+        f"{tables} table{'s' if tables != 1 else ''})"
+    )
+    return int(ExitCode.IN_SYNC)
 
 
 def run_serve(args: argparse.Namespace, console: Console) -> int:

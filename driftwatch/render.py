@@ -214,7 +214,8 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
     count, accepted = len(schema.findings), len(schema.accepted)
     also = f", {accepted} accepted by baseline" if accepted else ""
     if not schema.findings:
-        yield f"  schema    matches the models{also} ({how})"
+        expected = "the snapshot file" if schema.method == "snapshot_file" else "the models"
+        yield f"  schema    matches {expected}{also} ({how})"
     else:
         counts = schema.counts_by_attribution()
         split = ", ".join(f"{counts[a.value]} {a.value}" for a, _ in _GROUPS if a.value in counts)

@@ -208,12 +208,19 @@ class Scope:
         return not matches(self.exclude)
 
 
-def watched_scope(target: Target, metadata: MetaData | None, default_schema: str | None) -> Scope:
+def watched_scope(
+    target: Target,
+    metadata: MetaData | None,
+    default_schema: str | None,
+    expected_schemas: tuple[str | None, ...] = (),
+) -> Scope:
+    """The target's `schemas`, else the default one and those the expected state names: the
+    models' tables' (`metadata`), or a saved snapshot's (`expected_schemas`, None the default)."""
     named: set[str | None]
     if target.schemas:
         named = {local_schema(s, default_schema) for s in target.schemas}
     else:
-        named = {None}
+        named = {None, *expected_schemas}
         if metadata is not None:
             named |= {local_schema(t.schema, default_schema) for t in metadata.tables.values()}
     return Scope(
@@ -354,11 +361,13 @@ async def observe(
     *,
     fingerprint: bool = True,
     expected_tables: frozenset[tuple[str | None, str]] | None = None,
+    expected_schemas: tuple[str | None, ...] = (),
 ) -> Observation:
     """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
     when `expected_tables` (the tables the expected state holds, schema None the default)
     is given, the comparison then running after the connection is closed; else alembic's
-    comparison runs here.
+    comparison runs here. A saved snapshot as the expected state needs no `metadata`: its
+    `expected_schemas` are watched as the models' would be.
 
     `fingerprint=False` is for a check nobody will compare a later one with (`driftwatch
     check`): no fingerprint is read, which on MariaDB is a tenth of a full check's time.
@@ -373,18 +382,18 @@ async def observe(
     def visit(conn: Connection) -> Observation:
         default_schema = conn.dialect.default_schema_name
         heads = read_database_heads(conn, target)
-        scope = watched_scope(target, metadata, default_schema)
+        scope = watched_scope(target, metadata, default_schema, expected_schemas)
         names = scope.schema_names(default_schema) if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
         before = read_fingerprint(conn, names) if names else None
         diffs = None
         live = None
-        if metadata is not None and decide(heads, before):
-            if expected_tables is None:
-                diffs = compare_schema(conn, target, metadata, scope)
-            else:
+        if (metadata is not None or expected_tables is not None) and decide(heads, before):
+            if expected_tables is not None:
                 live = read_live_snapshot(conn, target, scope, expected_tables)
+            elif metadata is not None:
+                diffs = compare_schema(conn, target, metadata, scope)
             if names and read_fingerprint(conn, names) != before:
                 before = None
         return Observation(
@@ -402,6 +411,27 @@ async def observe(
             try:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return await conn.run_sync(visit)
+            finally:
+                await conn.close()
+    raise AssertionError("unreachable")  # pragma: no cover - translate_errors always raises
+
+
+async def read_live(engine: AsyncEngine, target: Target, metadata: MetaData | None) -> Snapshot:
+    """The live schema in the scope a check of `target` with these models reads (the version
+    table left out), on the same read-only, time-bounded connection (`driftwatch snapshot
+    live`)."""
+
+    def visit(conn: Connection) -> Snapshot:
+        scope = watched_scope(target, metadata, conn.dialect.default_schema_name)
+        return read_live_snapshot(conn, target, scope, frozenset())
+
+    with translate_errors(target):
+        async with asyncio.timeout(target.check_timeout_seconds):
+            conn = await connect(engine, target)
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                snapshot: Snapshot = await conn.run_sync(visit)
+                return snapshot
             finally:
                 await conn.close()
     raise AssertionError("unreachable")  # pragma: no cover - translate_errors always raises

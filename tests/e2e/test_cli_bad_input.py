@@ -10,10 +10,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from driftwatch.snapshot import Scope, Snapshot
+from driftwatch.snapshot_file import SnapshotFile, snapshot_document, snapshot_text
 from tests.support.daemon import free_port
 from tests.support.scenarios import SHOP, SHOP_METADATA, run_driftwatch
 
@@ -38,6 +41,21 @@ def serve(*args: str) -> list[str]:
 def target_toml(**extra: str) -> str:
     lines = ['[[targets]]\nname = "app"', f'url = "{URL}"', 'script_location = "migrations"']
     return "\n".join([*lines, *(f"{k} = {v}" for k, v in extra.items())]) + "\n"
+
+
+def snapshot_file(**changes: object) -> str:
+    """A snapshot file of an empty PostgreSQL database, with `changes` to its top level."""
+    empty = Snapshot(dialect="postgresql", server_version="15.4", default_schema="public",
+                     scope=Scope())  # fmt: skip
+    saved = SnapshotFile(snapshot=empty, source="live", target="app", taken_at="2025-01-01")
+    document = snapshot_document(saved, now=datetime.now(UTC))
+    document.update(changes)
+    return snapshot_text(document)
+
+
+TWO_TARGETS = target_toml() + target_toml().replace('"app"', '"other"')
+AGAINST = ["check", "--url", URL, *SCRIPTS, "--against-snapshot", "s.json"]
+SNAPSHOT_LIVE = ["snapshot", "live", "--url", URL, *SCRIPTS]
 
 
 def revision_text(folder: Path, revision: str, old: str, new: str) -> None:
@@ -156,6 +174,42 @@ CASES = {
     "empty_attribute_name": Case(
         args=["check", "--url", URL, *SCRIPTS, "--metadata", f"{SHOP_METADATA}..x"],
         says=("is not of the form module:attribute",)),
+    # snapshots: one target, a folder to write in, a scratch database, replay not built yet
+    "snapshot_of_several_targets": Case(
+        args=["snapshot", "live", "--config", "dw.toml"], files={"dw.toml": TWO_TARGETS},
+        says=("snapshot is for one target", "app, other", "name one with --target")),
+    "snapshot_out_in_missing_folder": Case(args=[*SNAPSHOT_LIVE, "--out", "nope/s.json"],
+                                           says=("--out", "nope", "does not exist")),
+    "snapshot_models_without_models": Case(args=["snapshot", "models", "--url", URL, *SCRIPTS],
+                                           says=("no models configured",)),
+    "snapshot_models_without_scratch_database": Case(
+        args=["snapshot", "models", "--url", "mysql://app:secret-in-ini@127.0.0.1:9/app",
+              *SCRIPTS, "--metadata", SHOP_METADATA],
+        says=("no scratch database", "needs scratch_url")),
+    "snapshot_of_an_unknown_revision": Case(
+        args=["snapshot", "revision", "zz9", "--url", URL, *SCRIPTS], says=("revision 'zz9'",)),
+    # check --against-snapshot: a file that is there, JSON, this version, this dialect
+    "against_missing_snapshot_file": Case(args=AGAINST, says=("s.json", "does not exist")),
+    "against_snapshot_not_json": Case(args=AGAINST, files={"s.json": "{"},
+                                      says=("s.json: not JSON", "line 1")),
+    "against_binary_snapshot": Case(args=AGAINST, files={"s.json": BINARY},
+                                    says=("s.json", "not UTF-8 text")),
+    "against_other_schema_version": Case(
+        args=AGAINST, files={"s.json": snapshot_file(schema_version=99)},
+        says=("s.json: schema_version 99", "take the snapshot again")),
+    "against_snapshot_of_other_dialect": Case(
+        args=AGAINST, files={"s.json": snapshot_file()},
+        says=("s.json", "postgresql database cannot be compared with a sqlite one")),
+    "against_results_of_check": Case(
+        args=AGAINST, files={"s.json": '{"schema_version": 1, "targets": []}'},
+        says=("s.json: not a driftwatch snapshot file",)),
+    "against_snapshot_of_several_targets": Case(
+        args=["check", "--config", "dw.toml", "--against-snapshot", "s.json"],
+        files={"dw.toml": TWO_TARGETS, "s.json": snapshot_file()},
+        says=("--against-snapshot is for one target", "name one with --target")),
+    "against_snapshot_with_write_baseline": Case(
+        args=[*AGAINST, "--write-baseline", "b.json"], files={"s.json": snapshot_file()},
+        says=("--against-snapshot and --write-baseline",)),
 }  # fmt: skip
 
 

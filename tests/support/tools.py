@@ -95,12 +95,18 @@ def _cli_flags() -> dict[str, frozenset[str]]:
 
     from driftwatch.cli import build_parser  # noqa: PLC0415
 
+    def options(parser: argparse.ArgumentParser) -> set[str]:
+        """Long options of `parser` and of its own subcommands (`snapshot live ...`)."""
+        found = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found |= options(sub)
+        return found
+
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {
-        name: frozenset(o for a in sub._actions for o in a.option_strings if o.startswith("--"))
-        for name, sub in commands.choices.items()
-    }
+    return {name: frozenset(options(sub)) for name, sub in commands.choices.items()}
 
 
 DRIFTWATCH_CLI: dict[str, frozenset[str]] = _cli_flags()

@@ -17,7 +17,8 @@ from driftwatch.bounds import clip
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.compare.diff import DiffOptions
-from driftwatch.compare.models import compare_models
+from driftwatch.compare.fix import with_fixes
+from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
@@ -193,6 +194,8 @@ def _schema_result(
             compare_server_default=target.compare_server_default,
         )
         findings, notes = compare_models(models.snapshot, seen.snapshot, options)
+        restored, _ = expected_state(models.snapshot, seen.snapshot)
+        findings = with_fixes(findings, restored, seen.snapshot)
         return SchemaResult(
             compared=True,
             findings=tuple(findings),

@@ -101,7 +101,11 @@ SEVERITY: dict[FindingKind, Severity] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
-    """One difference. `expected` comes from the models, `actual` from the live database."""
+    """One difference. `expected` comes from the models, `actual` from the live database.
+
+    `fix` is SQL that would bring the live object back to its expected state, for the
+    live database's dialect (`compare.fix`); None where none can be written. Shown, never run.
+    """
 
     kind: FindingKind
     schema: str | None
@@ -110,6 +114,7 @@ class Finding:
     expected: str | None
     actual: str | None
     message: str
+    fix: str | None = None
 
     @property
     def severity(self) -> Severity:

@@ -13,7 +13,7 @@ def compare_models(
 ) -> tuple[list[Finding], tuple[str, ...]]:
     """The findings of `live` against `models` (cut to what `live` watches), and notes on
     what was not compared or whom: the servers' versions when they differ."""
-    expected, notes = align(models.within(live.scope), live)
+    expected, notes = expected_state(models, live)
     if models.server_version != live.server_version and models.dialect != "sqlite":
         notes = (
             f"models built on {models.dialect} {models.server_version}, "
@@ -21,3 +21,9 @@ def compare_models(
             *notes,
         )
     return diff(expected, live, options), notes
+
+
+def expected_state(models: Snapshot, live: Snapshot) -> tuple[Snapshot, tuple[str, ...]]:
+    """What `live` is compared with: `models` cut to its scope and aligned to its server
+    version (also the state a fix restores), and the notes of the alignment."""
+    return align(models.within(live.scope), live)

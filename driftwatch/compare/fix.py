@@ -207,7 +207,7 @@ class _Fixer:
         if self.table_pair(key)[1] is None:
             return None
         return [
-            f"{DESTROYS_DATA}: drops table {key[1]} and its rows\nDROP TABLE {self.qualified(*key)}"
+            _warning(f"drops table {key[1]} and its rows") + f"DROP TABLE {self.qualified(*key)}"
         ]
 
     def missing_table(self, _finding: Finding, key: QualifiedName) -> Statements | None:
@@ -373,7 +373,7 @@ class _Fixer:
         if self.dialect == "sqlite" and _version(self.actual.server_version) < SQLITE_DROP_COLUMN:
             return None
         drop = f"{self.alter(key)} DROP COLUMN {self.name(finding.name)}"
-        return [f"{DESTROYS_DATA}: drops column {key[1]}.{finding.name} and its values\n{drop}"]
+        return [_warning(f"drops column {key[1]}.{finding.name} and its values") + drop]
 
     def column_type(self, finding: Finding, key: QualifiedName) -> Statements | None:
         pair = self.column_pair(finding, key)
@@ -460,7 +460,7 @@ class _Fixer:
             return fix
         drop = f"{self.alter(key)} DROP COLUMN {self.name(want.name)}"
         if have.generated is None:
-            drop = f"{DESTROYS_DATA}: column {key[1]}.{want.name} is re-created\n{drop}"
+            drop = _warning(f"column {key[1]}.{want.name} is re-created") + drop
         fix = [drop, f"{self.alter(key)} ADD COLUMN {self.column_postgresql(want)}"]
         if want.comment is not None:
             fix.append(self.column_comment(key, want))
@@ -758,6 +758,16 @@ class _Fixer:
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def comment_line(text: str) -> str:
+    """`text` as one SQL comment line: a name of the database's with a line break in it must
+    not end the comment and become a statement."""
+    return "-- " + " ".join(text.split())
+
+
+def _warning(text: str) -> str:
+    return comment_line(f"{DESTROYS_DATA.removeprefix('-- ')}: {text}") + "\n"
 
 
 def _named(columns: Iterable[Column], name: str) -> Column | None:

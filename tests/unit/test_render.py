@@ -336,6 +336,7 @@ def test_json_target_revision_and_findings() -> None:
         "expected": "VARCHAR(100)",
         "actual": "VARCHAR(50)",
         "message": "type_mismatch on users",
+        "fix": None,
     }
 
 
@@ -357,6 +358,7 @@ def test_json_accepted_findings_and_unmatched_entries() -> None:
             "expected": None,
             "actual": "INDEX (total)",
             "message": "extra_index on orders",
+            "fix": None,
             "reason": "DBA index for the weekly report",
         }
     ]

@@ -1,7 +1,7 @@
 """Fix SQL on snapshots built by hand: the statements each kind of finding gets, per dialect.
 
 That the server accepts them and they restore the object is proven by the round trips of
-tests/integration/test_fix_sql.py; here, the text.
+tests/integration/test_fix_sql_round_trip.py; here, the text.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.compare.diff import DiffOptions
-from driftwatch.compare.models import compare_models
+from driftwatch.compare.fix import with_drift_fixes, with_fixes
+from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
@@ -279,6 +280,9 @@ def _schema_result(
         )
         if replayed.at_head is None:
             notes = (f"{replayed.unavailable}: pending and unmigrated not compared", *notes)
+        # a drift finding's fix restores what the database's own revision produces
+        restored, _ = expected_state(replayed.at_database, seen.snapshot)
+        findings = with_drift_fixes(findings, restored, seen.snapshot)
         return SchemaResult(
             compared=True,
             findings=tuple(findings),
@@ -290,6 +294,8 @@ def _schema_result(
         findings, notes = compare_models(models.snapshot, seen.snapshot, options)
         if replayed is not None and replayed.unavailable is not None:
             notes = (f"no replay ({replayed.unavailable}): differences not attributed", *notes)
+        restored, _ = expected_state(models.snapshot, seen.snapshot)
+        findings = with_fixes(findings, restored, seen.snapshot)
         return SchemaResult(
             compared=True,
             findings=tuple(findings),

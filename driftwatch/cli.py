@@ -25,6 +25,7 @@ from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
+from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.metrics import DriftCollector, NotificationCollector
 from driftwatch.notify import Notifications
@@ -180,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CATEGORIES",
         help="what counts as out of sync, comma separated: drift, pending, unmigrated, "
         "revision, error, schema (any difference) or all; default drift,revision,error",
+    )
+    check.add_argument(
+        "--fix-sql",
+        action="store_true",
+        help="print, instead of the report, the SQL that would bring each database back to "
+        "its expected schema, as one script (never run by driftwatch)",
     )
     check.add_argument(
         "--write-baseline",
@@ -355,7 +362,10 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     report = report.scrubbed(console.scrub)  # both formats and the error lines read from it
     if rewrite is not None:
         report = _write_baseline(rewrite, report, existing)
-    print(render_json(report) if args.format == "json" else render_text(report))
+    if args.fix_sql:
+        print(fix_script(report))
+    else:
+        print(render_json(report) if args.format == "json" else render_text(report))
     for problem in report.problems():
         console.error(f"driftwatch: {problem}")
     return int(report.exit_code())

@@ -114,7 +114,12 @@ class Finding:
     """One difference: `expected` from the state the comparison expects, `actual` from the
     state it found (see `attribution`: for `pending`, the database's revision's state is the
     actual one and the heads' the expected; for `unmigrated`, the heads' state is the actual
-    one and the models the expected)."""
+    one and the models the expected).
+
+    `fix` (drift only) is SQL that would bring the live object back to its expected state,
+    for the live database's dialect (`compare.fix`); None where none can be written. Shown,
+    never run.
+    """
 
     kind: FindingKind
     schema: str | None
@@ -125,6 +130,7 @@ class Finding:
     message: str
     attribution: Attribution = Attribution.UNATTRIBUTED
     revision: str | None = None  # pending: the revision that makes this change
+    fix: str | None = None
 
     @property
     def severity(self) -> Severity:

@@ -36,6 +36,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "attribution": finding.attribution.value,
         "revision": finding.revision,
+        "fix": finding.fix,
     }
 
 
@@ -176,6 +177,11 @@ def _finding_line(finding: Finding) -> str:
     return f"      {finding.kind.value:<20} {name:<28} {'; '.join(detail)}"
 
 
+def _fix_lines(fix: str) -> Iterator[str]:
+    for number, line in enumerate(fix.splitlines()):
+        yield f"{'':27}{'fix: ' if number == 0 else '     '}{line}"
+
+
 def _table_of(finding: Finding) -> str:
     return f"{finding.schema}.{finding.table}" if finding.schema else finding.table
 
@@ -188,6 +194,8 @@ def _by_table(findings: Sequence[Finding], reasons: Sequence[str | None]) -> Ite
         yield f"    {table_name}"
         for finding, reason in group:
             yield _finding_line(finding)
+            if finding.fix is not None:
+                yield from _fix_lines(finding.fix)
             if reason is not None:
                 yield f"{'':27}reason: {reason}"
     if omitted:

@@ -32,7 +32,7 @@ def attribute(
 ) -> tuple[list[Finding], tuple[str, ...]]:
     """Every finding with its attribution (drift first, then pending, then unmigrated), and
     notes on what was not compared."""
-    drift, notes = compare_models(at_database, live, options)
+    drift, notes = compare_models(at_database, live, options, built="migrations replayed")
     if at_head is None:  # the pending migrations did not replay: drift alone is known
         return _as(drift, Attribution.DRIFT), notes
     scope = live.scope

@@ -9,15 +9,21 @@ from driftwatch.snapshot import Snapshot
 
 
 def compare_models(
-    models: Snapshot, live: Snapshot, options: DiffOptions
+    models: Snapshot, live: Snapshot, options: DiffOptions, *, built: str = "models built"
 ) -> tuple[list[Finding], tuple[str, ...]]:
     """The findings of `live` against `models` (cut to what `live` watches), and notes on
-    what was not compared or whom: the servers' versions when they differ."""
-    expected, notes = align(models.within(live.scope), live)
+    what was not compared or whom: the servers' versions when they differ (`built` says how
+    the expected state was made)."""
+    expected, notes = expected_state(models, live)
     if models.server_version != live.server_version and models.dialect != "sqlite":
         notes = (
-            f"models built on {models.dialect} {models.server_version}, "
-            f"database {live.server_version}",
+            f"{built} on {models.dialect} {models.server_version}, database {live.server_version}",
             *notes,
         )
     return diff(expected, live, options), notes
+
+
+def expected_state(models: Snapshot, live: Snapshot) -> tuple[Snapshot, tuple[str, ...]]:
+    """What `live` is compared with: `models` cut to its scope and aligned to its server
+    version (also the state a fix restores), and the notes of the alignment."""
+    return align(models.within(live.scope), live)

@@ -338,6 +338,7 @@ def test_json_target_revision_and_findings() -> None:
         "message": "type_mismatch on users",
         "attribution": "unattributed",
         "revision": None,
+        "fix": None,
     }
 
 
@@ -361,6 +362,7 @@ def test_json_accepted_findings_and_unmatched_entries() -> None:
             "message": "extra_index on orders",
             "attribution": "unattributed",
             "revision": None,
+            "fix": None,
             "reason": "DBA index for the weekly report",
         }
     ]

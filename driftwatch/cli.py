@@ -28,9 +28,9 @@ from driftwatch.expected.sources import load_expected
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.metrics import DriftCollector, NotificationCollector
-from driftwatch.notify import Notifications
-from driftwatch.notify_config import build_notifiers
-from driftwatch.notify_store import StateFile
+from driftwatch.notify.build import build_notifiers
+from driftwatch.notify.notifications import Notifications
+from driftwatch.notify.state_file import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets

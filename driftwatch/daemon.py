@@ -27,9 +27,9 @@ from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.live.observe import make_engine
+from driftwatch.notify.target import Event, TargetState, events
 from driftwatch.report import TargetReport
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
-from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
 
 log = logging.getLogger("driftwatch.daemon")

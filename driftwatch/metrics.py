@@ -15,9 +15,9 @@ from prometheus_client.registry import Collector
 from driftwatch import __version__
 from driftwatch.bounds import LABEL_CHARS, clip, label_value
 from driftwatch.metric_names import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
-from driftwatch.notify_queue import NotifierStats
+from driftwatch.notify.queue import NotifierStats
+from driftwatch.notify.target import TargetState
 from driftwatch.revisions import RevisionState, RevisionStateKind
-from driftwatch.state import TargetState
 
 SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in ALL_METRICS}
 

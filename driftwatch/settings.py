@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     basic_auth_username: str | None = None
     basic_auth_password: SecretStr | None = None
     basic_auth_password_file: Path | None = None
-    state_file: Path | None = None  # notifications' memory across restarts (notify_store)
+    state_file: Path | None = None  # notifications' memory across restarts (notify.state_file)
     # expected states' snapshots (default: $XDG_CACHE_HOME/driftwatch or ~/.cache/driftwatch)
     cache_dir: Path | None = None
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 import pytest
 
-from driftwatch.notify import Notifications, NotifierConfig, NotifierKind
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_config import endpoint
+from driftwatch.notify.build import endpoint
+from driftwatch.notify.conditions import Condition, Policy
+from driftwatch.notify.notifications import Notifications, NotifierConfig, NotifierKind
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
-from driftwatch.state import TargetState
 from tests.support.receivers import Received, Receiver, receiver
 from tests.unit.test_notify_conditions import AT_HEAD, ROGUE, at, failed, good
 

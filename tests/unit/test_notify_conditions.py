@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.notify_conditions import (
+from driftwatch.notify.conditions import (
     RULES,
     Condition,
     Policy,
@@ -18,10 +18,10 @@ from driftwatch.notify_conditions import (
     track_since,
     transitions,
 )
+from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
 from driftwatch.settings import NotifyEvent
-from driftwatch.state import TargetState
 from tests.support.tools import REPO_ROOT
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_payloads import Message, NotifierKind
+from driftwatch.notify.conditions import Condition, Policy
+from driftwatch.notify.messages import Message, NotifierKind
 
 STATE_VERSION = 1
 

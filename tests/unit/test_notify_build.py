@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry
 from driftwatch.errors import ConfigError
 from driftwatch.metric_names import METRICS, NOTIFICATION_METRICS
 from driftwatch.metrics import NotificationCollector
-from driftwatch.notify import NotifierConfig, NotifierKind, NotifierStats
-from driftwatch.notify_conditions import Condition
-from driftwatch.notify_config import build_notifiers
+from driftwatch.notify.build import build_notifiers
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.notifications import NotifierConfig, NotifierKind, NotifierStats
 from driftwatch.settings import load_settings
 
 TARGET = """

@@ -14,17 +14,14 @@ from typing import Any
 import pytest
 
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.notify import Notifications, NotifierConfig, NotifierKind
-from driftwatch.notify_conditions import (
+from driftwatch.notify.conditions import (
     Condition,
     Policy,
     firing_now,
     present_conditions,
     track_since,
 )
-from driftwatch.notify_payloads import Message
-from driftwatch.notify_queue import Notifier
-from driftwatch.notify_state import (
+from driftwatch.notify.memory import (
     STATE_VERSION,
     NotifierMemory,
     NotifyState,
@@ -33,8 +30,11 @@ from driftwatch.notify_state import (
     state_from_json,
     state_json,
 )
+from driftwatch.notify.messages import Message
+from driftwatch.notify.notifications import Notifications, NotifierConfig, NotifierKind
+from driftwatch.notify.queue import Notifier
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
-from driftwatch.state import TargetState
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
 SECRET_URL = "https://hooks.example/services/T0/B0/s3cr3t"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.state import TargetState
 
 
 class Condition(StrEnum):

@@ -11,9 +11,9 @@ from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_payloads import NotifierKind
-from driftwatch.notify_queue import NotifierConfig
+from driftwatch.notify.conditions import Condition, Policy
+from driftwatch.notify.messages import NotifierKind
+from driftwatch.notify.queue import NotifierConfig
 from driftwatch.settings import NotifierSettings, Settings, read_secret
 
 ALERTMANAGER_PATH = "/api/v2/alerts"

@@ -451,7 +451,7 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
         max_age_seconds=settings.max_age_seconds,
         concurrency=settings.concurrency,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        on_events=[notifications] if notifications.notifiers else [],
+        on_state=[notifications] if notifications.notifiers else [],
         scrub=console.scrub,
         states=default_states(settings.cache_dir),
     )

@@ -68,7 +68,7 @@ def _policy(ns: NotifierSettings, origin: str, known_targets: Collection[str]) -
             f"{origin}: targets: no target named {', '.join(map(repr, unknown))} "
             f"(configured: {', '.join(sorted(known_targets))})"
         )
-    conditions = frozenset(Condition) if ns.events is None else frozenset(map(Condition, ns.events))
+    conditions = frozenset(Condition) if ns.events is None else frozenset(ns.events)
     return Policy(
         conditions=conditions,
         targets=frozenset(ns.targets),

@@ -24,7 +24,7 @@ from driftwatch.notify.memory import NotifyState, prune
 from driftwatch.notify.messages import NotifierKind
 from driftwatch.notify.queue import Notifier, NotifierConfig, NotifierStats
 from driftwatch.notify.state_file import SAVE_INTERVAL_SECONDS, StateFile, StateWriter
-from driftwatch.notify.target import Event, TargetState
+from driftwatch.notify.target import TargetState
 
 __all__ = ["Notifications", "NotifierConfig", "NotifierKind", "NotifierStats"]
 
@@ -63,9 +63,9 @@ class Notifications:
         self._tasks: list[asyncio.Task[None]] = []
         self._sessions: list[aiohttp.ClientSession] = []
 
-    def __call__(self, before: TargetState, after: TargetState, events: list[Event]) -> None:
-        """The event sink: called after every check, returns at once."""
-        del before, events  # conditions are judged on the state itself, transitions per notifier
+    def __call__(self, after: TargetState) -> None:
+        """The state sink: called with each target's new state after every check, returns at
+        once. Conditions are judged on the state itself, transitions per notifier."""
         known = self._since.get(after.name, {})
         since = track_since(known, present_conditions(after), known=after.last_good is not None)
         if since != known:

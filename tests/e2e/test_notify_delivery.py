@@ -43,9 +43,9 @@ class Driver:
         self.state = TargetState(name=name, dialect="postgresql", labels={"team": "db"})
 
     def check(self, report: TargetReport) -> None:
-        before, self.state = self.state, self.state.after(report)
+        self.state = self.state.after(report)
         self.clock.now = report.started_at
-        self.sink(before, self.state, [])
+        self.sink(self.state)
 
     def flap(self, start: int, times: int) -> None:
         """`times` drift transitions: firing, resolved, firing ..."""

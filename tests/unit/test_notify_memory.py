@@ -75,9 +75,9 @@ class Process:
         self.state = TargetState(name="cp", dialect="postgresql", labels={"team": "db"})
 
     def check(self, report: TargetReport) -> None:
-        before, self.state = self.state, self.state.after(report)
+        self.state = self.state.after(report)
         self.clock.now = report.started_at
-        self.sink(before, self.state, [])
+        self.sink(self.state)
 
     def queued(self, name: str | None = None) -> list[tuple[str, str]]:
         return [

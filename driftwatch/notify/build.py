@@ -11,7 +11,8 @@ from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify.conditions import Condition, Policy
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.memory import Policy
 from driftwatch.notify.messages import NotifierKind
 from driftwatch.notify.queue import NotifierConfig
 from driftwatch.settings import NotifierSettings, Settings, read_secret

@@ -5,17 +5,16 @@ settings, webhook bodies, the state file and the daemon's log lines all use it. 
 computation, `changes`, says what started, changed or ended between two states, for the log
 lines (`target_changes`, one line per change of a target) and for the notifications alike.
 
-A target's *conditions* are derived from its state after every check. A notifier is told
-about a condition once it has been present for the notifier's threshold (*firing*), and
-once more when it is gone (*resolved*): one message per transition, never one per check.
-The names, severities and runbook links are those of deploy/prometheus/driftwatch.rules.yml,
-so a page reads the same whichever path raised it.
+A target's *conditions* are derived from its state after every check; what each notifier
+is told of them, and when, is `memory`'s to say. The names, severities and runbook links are
+those of deploy/prometheus/driftwatch.rules.yml, so a page reads the same whichever path
+raised it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -219,46 +218,6 @@ def track_since(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
-    """What one notifier wants to hear about."""
-
-    conditions: frozenset[Condition] = frozenset(Condition)
-    targets: frozenset[str] = frozenset()  # empty: every target
-    thresholds: Mapping[Condition, float] = field(default_factory=dict)  # seconds present first
-
-    def wants(self, target: str) -> bool:
-        return not self.targets or target in self.targets
-
-    def covers(self, target: str, condition: Condition) -> bool:
-        return self.wants(target) and condition in self.conditions
-
-
-def due(
-    since: Mapping[Condition, datetime], policy: Policy, now: datetime
-) -> dict[Condition, datetime]:
-    """The conditions that should be firing for a notifier at `now`, with their start."""
-    return {
-        condition: started
-        for condition, started in since.items()
-        if condition in policy.conditions
-        and (now - started).total_seconds() >= policy.thresholds.get(condition, 0)
-    }
-
-
-def firing_now(
-    since: Mapping[Condition, datetime],
-    announced: Mapping[Condition, datetime],
-    policy: Policy,
-    now: datetime,
-) -> dict[Condition, datetime]:
-    """`due`, and what the receiver was already told and is still present: a threshold
-    raised across a restart does not resolve a condition that has not ended."""
-    firing = due(since, policy, now)
-    held = {c: s for c, s in since.items() if c in announced and c in policy.conditions}
-    return {**held, **firing}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """One message's worth of change: a condition of a target started or stopped firing."""
 
@@ -292,28 +251,3 @@ def transition(
         at=now,
         report=report_for(condition, state),
     )
-
-
-def transitions(
-    state: TargetState,
-    announced: Mapping[Condition, datetime],
-    firing: Mapping[Condition, datetime],
-    now: datetime,
-) -> list[Transition]:
-    """What to tell a notifier that has `announced` these conditions, now that `firing` hold.
-
-    Resolved messages come first, then firing ones, each in the order of `Condition`; a
-    condition still firing is told nothing more, whatever its evidence.
-    """
-    moved = changes(announced, firing)
-    gone = [
-        transition(state, c, firing=False, since=announced[c], now=now)
-        for c in Condition
-        if moved.get(c) is Move.ENDED
-    ]
-    new = [
-        transition(state, c, firing=True, since=firing[c], now=now)
-        for c in Condition
-        if moved.get(c) is Move.STARTED
-    ]
-    return gone + new

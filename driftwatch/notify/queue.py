@@ -23,14 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from driftwatch.notify.conditions import (
-    Condition,
-    Policy,
-    Transition,
-    firing_now,
-    transition,
-    transitions,
-)
+from driftwatch.notify.conditions import Condition, Transition, transition
 from driftwatch.notify.delivery import (
     Verdict,
     classify,
@@ -39,7 +32,7 @@ from driftwatch.notify.delivery import (
     retry_after_seconds,
     retry_delay,
 )
-from driftwatch.notify.memory import NotifierMemory
+from driftwatch.notify.memory import NotifierMemory, Policy, firing_now, transitions
 from driftwatch.notify.messages import Message, NotifierKind, batches, encode, render
 from driftwatch.notify.target import TargetState
 

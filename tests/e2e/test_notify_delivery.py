@@ -16,7 +16,8 @@ from datetime import datetime
 import pytest
 
 from driftwatch.notify.build import endpoint
-from driftwatch.notify.conditions import Condition, Policy
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.memory import Policy
 from driftwatch.notify.notifications import Notifications, NotifierConfig, NotifierKind
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport

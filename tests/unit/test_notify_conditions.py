@@ -13,15 +13,13 @@ from driftwatch.notify.conditions import (
     RULES,
     Condition,
     Move,
-    Policy,
     Transition,
     changes,
-    due,
     present_conditions,
     target_changes,
     track_since,
-    transitions,
 )
+from driftwatch.notify.memory import Policy, due, transitions
 from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind

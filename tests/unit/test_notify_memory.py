@@ -14,18 +14,14 @@ from typing import Any
 import pytest
 
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.notify.conditions import (
-    Condition,
-    Policy,
-    firing_now,
-    present_conditions,
-    track_since,
-)
+from driftwatch.notify.conditions import Condition, present_conditions, track_since
 from driftwatch.notify.memory import (
     STATE_VERSION,
     NotifierMemory,
     NotifyState,
+    Policy,
     StateError,
+    firing_now,
     prune,
     state_from_json,
     state_json,

@@ -69,9 +69,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTab
 import driftwatch
 import driftwatch.check
 from driftwatch.check import check_target
+from driftwatch.config.targets import ASYNC_DRIVERS, Target
 from driftwatch.expected.sources import Expected, load_expected
 from driftwatch.report import CheckKind, TargetReport
-from driftwatch.targets import ASYNC_DRIVERS, Target
 
 try:  # its home since the fingerprint got a module of its own
     from driftwatch.live.probe import read_fingerprint

@@ -20,6 +20,7 @@ from driftwatch.compare.baseline import Baseline, regenerate
 from driftwatch.compare.diff import DiffOptions
 from driftwatch.compare.fix import with_drift_fixes, with_fixes
 from driftwatch.compare.models import compare_models, expected_state
+from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
@@ -43,7 +44,6 @@ from driftwatch.report import (
 )
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
 from driftwatch.snapshot_file import SnapshotFile
-from driftwatch.targets import Target
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,14 @@ from prometheus_client import CollectorRegistry
 from driftwatch import __version__
 from driftwatch.check import accept_all, check_targets, default_states
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
+from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
+from driftwatch.config.settings import (
+    Settings,
+    basic_auth_password,
+    configured_secrets,
+    load_settings,
+)
+from driftwatch.config.targets import Target, build_targets
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
@@ -33,9 +41,7 @@ from driftwatch.notify_config import build_notifiers
 from driftwatch.notify_store import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
-from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
 from driftwatch.server import HttpOptions, parse_listen, start_http
-from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
 from driftwatch.snapshot_file import (
     SnapshotFile,
     check_writable,
@@ -45,7 +51,6 @@ from driftwatch.snapshot_file import (
     write_snapshot_file,
 )
 from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
-from driftwatch.targets import Target, build_targets
 
 
 class Console:

@@ -23,14 +23,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftwatch.bounds import label_value
 from driftwatch.check import check_target, default_states, failed_report
 from driftwatch.compare.baseline import read_baseline
+from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.live.observe import make_engine
 from driftwatch.report import TargetReport
-from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.state import Event, TargetState, events
-from driftwatch.targets import Target
 
 log = logging.getLogger("driftwatch.daemon")
 

@@ -10,11 +10,11 @@ import os
 from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
+from driftwatch.config.settings import NotifierSettings, Settings, read_secret
 from driftwatch.errors import ConfigError
 from driftwatch.notify_conditions import Condition, Policy
 from driftwatch.notify_payloads import NotifierKind
 from driftwatch.notify_queue import NotifierConfig
-from driftwatch.settings import NotifierSettings, Settings, read_secret
 
 ALERTMANAGER_PATH = "/api/v2/alerts"
 

@@ -17,6 +17,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData
 
 from driftwatch.check import default_states
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError
 from driftwatch.expected.replay import ReplayError
 from driftwatch.expected.scratch import ScratchUnavailableError
@@ -24,7 +25,6 @@ from driftwatch.expected.sources import load_expected, load_metadata
 from driftwatch.expected.states import ReplayPlan
 from driftwatch.live.observe import make_engine, read_live
 from driftwatch.snapshot import Snapshot
-from driftwatch.targets import Target
 
 
 def load_models(target: Target) -> MetaData | None:

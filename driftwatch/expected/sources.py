@@ -20,9 +20,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
+from driftwatch.config.targets import Target, read_ini
 from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
-from driftwatch.targets import Target, read_ini
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

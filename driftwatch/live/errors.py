@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from driftwatch.bounds import clip
+from driftwatch.config.targets import Target
 from driftwatch.errors import DatabaseError, VersionTableError
-from driftwatch.targets import Target
 
 # what each server says when one of the target's timeouts stops a query
 STATEMENT_TIMEOUT_MESSAGES = (

@@ -34,6 +34,7 @@ from driftwatch.compare.catalog import (
     schemas_without_live_checks,
 )
 from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
+from driftwatch.config.targets import Target
 from driftwatch.errors import VersionTableError
 from driftwatch.live.catalog import read_catalog, read_checks
 from driftwatch.live.errors import ConnectTimeoutError, root_cause, translate_errors
@@ -46,7 +47,6 @@ from driftwatch.live.probe import read_fingerprint
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
-from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
 APPLICATION_NAME = "driftwatch"

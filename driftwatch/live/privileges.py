@@ -36,9 +36,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
+from driftwatch.config.targets import Target
 from driftwatch.errors import PrivilegeError
 from driftwatch.live.errors import root_cause
-from driftwatch.targets import Target
 
 PG_SCHEMAS_WITHOUT_USAGE = """
 SELECT n.nspname, current_user FROM pg_namespace n

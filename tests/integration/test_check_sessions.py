@@ -19,12 +19,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from driftwatch.check import check_target
+from driftwatch.config.settings import Settings
+from driftwatch.config.targets import Target, build_targets
 from driftwatch.live.observe import make_engine
 from driftwatch.render import render_json, render_text
 from driftwatch.report import Report, TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.settings import Settings
-from driftwatch.targets import Target, build_targets
 from tests.support.scenarios import SHOP, execute, migrate, plain_url, query, shop_target
 from tests.support.servers import asyncpg_dsn
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
+from driftwatch.config.settings import NotifyEvent
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.notify_conditions import (
     RULES,
@@ -20,7 +21,6 @@ from driftwatch.notify_conditions import (
 )
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
-from driftwatch.settings import NotifyEvent
 from driftwatch.state import TargetState
 from tests.support.tools import REPO_ROOT
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from driftwatch.config.settings import load_settings
 from driftwatch.errors import ConfigError
 from driftwatch.metric_names import METRICS, NOTIFICATION_METRICS
 from driftwatch.metrics import NotificationCollector
 from driftwatch.notify import NotifierConfig, NotifierKind, NotifierStats
 from driftwatch.notify_conditions import Condition
 from driftwatch.notify_config import build_notifiers
-from driftwatch.settings import load_settings
 
 TARGET = """
 [[targets]]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from driftwatch.config.settings import load_settings
 from driftwatch.errors import ConfigError
-from driftwatch.settings import load_settings
 
 TARGET = {"name": "app", "url": "sqlite:///app.db", "script_location": "migrations"}
 

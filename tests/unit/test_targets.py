@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from driftwatch.config.settings import Settings, TargetSettings
+from driftwatch.config.targets import build_targets, parse_url
 from driftwatch.errors import ConfigError
-from driftwatch.settings import Settings, TargetSettings
-from driftwatch.targets import build_targets, parse_url
 
 PASSWORD = "s3cr3t-Pw"
 

@@ -14,9 +14,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from driftwatch.compare.baseline import Baseline, read_baseline
+from driftwatch.config.secrets import mask_url
+from driftwatch.config.settings import Settings, TargetSettings, not_text, read_secret
 from driftwatch.errors import ConfigError
-from driftwatch.secrets import mask_url
-from driftwatch.settings import Settings, TargetSettings, not_text, read_secret
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
 ASYNC_DRIVERS: Mapping[str, str] = {

@@ -30,8 +30,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from driftwatch.config.secrets import header_secrets, url_secrets, webhook_secrets
 from driftwatch.errors import ConfigError
-from driftwatch.secrets import header_secrets, url_secrets, webhook_secrets
 
 DEFAULT_CONFIG_FILE = "driftwatch.toml"
 CONFIG_ENV = "DRIFTWATCH_CONFIG"

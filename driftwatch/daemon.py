@@ -142,7 +142,9 @@ class Daemon:
                 "fields": {
                     "target": name,
                     "interval_seconds": self.interval_of(target) if target else None,
-                    "check_timeout_seconds": target.check_timeout_seconds if target else None,
+                    "check_timeout_seconds": target.timeouts.check_timeout_seconds
+                    if target
+                    else None,
                 }
             },
         )

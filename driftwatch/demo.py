@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 
 import driftwatch
 from driftwatch.check import check_target
-from driftwatch.config.targets import Target, metadata_from_ini
+from driftwatch.config.loading import metadata_from_ini
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
 from driftwatch.metrics import DriftCollector

@@ -10,7 +10,8 @@ import os
 from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
-from driftwatch.config.settings import NotifierSettings, Settings, read_secret
+from driftwatch.config.secrets import read_secret
+from driftwatch.config.settings import NotifierSettings, Settings
 from driftwatch.errors import ConfigError
 from driftwatch.notify_conditions import Condition, Policy
 from driftwatch.notify_payloads import NotifierKind

@@ -20,7 +20,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from driftwatch.config.targets import Target, read_ini
+from driftwatch.config.loading import read_ini
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
 

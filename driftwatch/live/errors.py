@@ -34,18 +34,18 @@ def _timeout_reason(text_: str, target: Target) -> str | None:
     if any(message in lowered for message in LOCK_TIMEOUT_MESSAGES):
         return (
             f"a query waited longer than lock_timeout_seconds "
-            f"({target.lock_timeout_seconds:g} s) for a lock: {text_}"
+            f"({target.timeouts.lock_timeout_seconds:g} s) for a lock: {text_}"
         )
     if any(message in lowered for message in STATEMENT_TIMEOUT_MESSAGES):
         return (
             f"a query ran longer than statement_timeout_seconds "
-            f"({target.statement_timeout_seconds:g} s): {text_}"
+            f"({target.timeouts.statement_timeout_seconds:g} s): {text_}"
         )
     if target.dialect == "sqlite" and "database is locked" in lowered:
         # the driver's busy timeout, which driftwatch sets to the lock timeout
         return (
             f"the database stayed locked longer than lock_timeout_seconds "
-            f"({target.lock_timeout_seconds:g} s)"
+            f"({target.timeouts.lock_timeout_seconds:g} s)"
         )
     return None
 
@@ -68,13 +68,13 @@ def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one r
     if isinstance(exc, ConnectTimeoutError):
         return (
             f"no connection to {host} within connect_timeout_seconds "
-            f"({target.connect_timeout_seconds:g} s)"
+            f"({target.timeouts.connect_timeout_seconds:g} s)"
         )
     if isinstance(exc, TimeoutError):
         # only the check's own deadline raises a bare TimeoutError past the connect phase
         return (
             f"the check did not finish within check_timeout_seconds "
-            f"({target.check_timeout_seconds:g} s)"
+            f"({target.timeouts.check_timeout_seconds:g} s)"
         )
     if (timeout := _timeout_reason(text_, target)) is not None:
         return timeout

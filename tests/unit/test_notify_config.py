@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from driftwatch.config.settings import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError
 from driftwatch.metric_names import METRICS, NOTIFICATION_METRICS
 from driftwatch.metrics import NotificationCollector

@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from driftwatch.config.secrets import mask_url, scrubber, url_secrets, webhook_secrets
-from driftwatch.config.settings import configured_secrets, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.secrets import (
+    configured_secrets,
+    mask_url,
+    scrubber,
+    url_secrets,
+    webhook_secrets,
+)
 from driftwatch.logs import JsonFormatter, SecretFilter, TextFormatter
 
 

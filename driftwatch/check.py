@@ -194,7 +194,7 @@ async def _models_state(target: Target, expected: Expected, states: ExpectedStat
     state = await states.models(expected.metadata, target.dialect, target.scratch_url)
     if state.snapshot is None and target.compare.comparison == "snapshot":
         raise ScratchUnavailableError(
-            f'target {target.name!r}: comparison = "snapshot": {state.unavailable}'
+            f'comparison = "snapshot": {state.unavailable}', target=target.name
         )
     return state
 

@@ -208,7 +208,7 @@ class Daemon:
         try:
             baseline = read_baseline(path)
         except ConfigError as exc:
-            raise ConfigError(f"target {target.name!r}: {exc}") from None
+            raise ConfigError(exc.message, target=target.name) from None
         target = replace(target, baseline=baseline)
         self.targets[target.name] = target
         self._baseline_signatures[target.name] = signature

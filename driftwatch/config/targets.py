@@ -110,7 +110,8 @@ def _resolve_url(ts: TargetSettings) -> URL:
     raw = read_secret(value=ts.url, env=ts.url_env, file=ts.url_file, origin=origin, what="url")
     if raw is None:
         raise ConfigError(
-            f"{origin}: no database URL (set url, url_env or url_file; or DATABASE_URL, or --url)"
+            "no database URL (set url, url_env or url_file; or DATABASE_URL, or --url)",
+            target=ts.name,
         )
     return parse_url(raw, origin=f"{origin} url")
 
@@ -125,7 +126,7 @@ def _resolve_scratch_url(ts: TargetSettings) -> URL | None:
 
 def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target:
     if ts.alembic_ini is None and ts.script_location is None:
-        raise ConfigError(f"target {ts.name!r}: set alembic_ini or script_location")
+        raise ConfigError("set alembic_ini or script_location", target=ts.name)
     metadata = tuple(ts.metadata)
     if not metadata and ts.alembic_ini is not None:
         metadata = metadata_from_ini(ts.alembic_ini)
@@ -160,7 +161,7 @@ def _baseline_of(ts: TargetSettings) -> Baseline | None:
     try:
         return read_baseline(ts.baseline)
     except ConfigError as exc:
-        raise ConfigError(f"target {ts.name!r}: {exc}") from None
+        raise ConfigError(exc.message, target=ts.name) from None
 
 
 def build_targets(

@@ -118,7 +118,7 @@ def translate_errors(target: Target) -> Iterator[None]:
         raise
     except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
         reason = clip(scrub(_reason(exc, target), target))  # a server's text may be long
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
+        raise DatabaseError(reason, target=target.name, url=target.safe_url) from None
     except Exception as exc:  # drivers raise their own types for protocol-level failures
         reason = clip(scrub(_reason(exc, target), target))
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
+        raise DatabaseError(reason, target=target.name, url=target.safe_url) from None

@@ -164,16 +164,17 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
             s in message for s in ("does not exist", "unknown column", "no such column")
         ):
             raise VersionTableError(
-                f"target {target.name!r}: table {where} has no version_num column: "
-                "not an alembic version table"
+                f"table {where} has no version_num column: not an alembic version table",
+                target=target.name,
             ) from None
         raise
     bad = [row for row in rows if not isinstance(row, str) or not REVISION_ID.match(row)]
     if bad:
         shown = repr(bad[0])[:40]
         raise VersionTableError(
-            f"target {target.name!r}: version table {where} holds {len(bad)} value(s) that are "
-            f"not revision identifiers, e.g. {shown}"
+            f"version table {where} holds {len(bad)} value(s) that are not revision "
+            f"identifiers, e.g. {shown}",
+            target=target.name,
         )
     return tuple(sorted(set(rows)))
 

@@ -47,13 +47,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.expected.cache import SnapshotCache
 from driftwatch.expected.scratch import ScratchServers
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.live.observe import make_engine
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope
-from driftwatch.targets import Target
 
 REVISION = '''"""step {n}"""
 import sqlalchemy as sa

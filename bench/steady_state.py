@@ -69,9 +69,10 @@ from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTab
 import driftwatch
 import driftwatch.check
 from driftwatch.check import check_target
+from driftwatch.config.settings import Timeouts
+from driftwatch.config.targets import ASYNC_DRIVERS, Target
 from driftwatch.expected.sources import Expected, load_expected
 from driftwatch.report import CheckKind, TargetReport
-from driftwatch.targets import ASYNC_DRIVERS, Target
 
 try:  # its home since the fingerprint got a module of its own
     from driftwatch.live.probe import read_fingerprint
@@ -733,8 +734,7 @@ async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> Non
             url=url,
             script_location=str(write_scripts(folder / "scripts")),
             metadata=(register_models(generated.metadata, tables),),
-            check_timeout_seconds=3600,
-            statement_timeout_seconds=600,
+            timeouts=Timeouts(check_timeout_seconds=3600, statement_timeout_seconds=600),
         )
         clock = time.perf_counter()
         expected = load_expected(target)

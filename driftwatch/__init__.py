@@ -18,6 +18,7 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 
 if TYPE_CHECKING:
     from driftwatch.check import check_target, check_targets
+    from driftwatch.config.targets import Target, parse_url
     from driftwatch.errors import (
         ConfigError,
         DatabaseError,
@@ -38,13 +39,12 @@ if TYPE_CHECKING:
         TargetReport,
     )
     from driftwatch.revisions import RevisionState, RevisionStateKind
-    from driftwatch.targets import Target, parse_url
 
 _EXPORTS = {
     "check_target": "driftwatch.check",
     "check_targets": "driftwatch.check",
-    "Target": "driftwatch.targets",
-    "parse_url": "driftwatch.targets",
+    "Target": "driftwatch.config.targets",
+    "parse_url": "driftwatch.config.targets",
     "Report": "driftwatch.report",
     "TargetReport": "driftwatch.report",
     "SchemaResult": "driftwatch.report",

@@ -17,9 +17,9 @@ from driftwatch.bounds import clip
 from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
-from driftwatch.compare.diff import DiffOptions
 from driftwatch.compare.fix import with_drift_fixes, with_fixes
 from driftwatch.compare.models import compare_models, expected_state
+from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
@@ -43,7 +43,6 @@ from driftwatch.report import (
 )
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
 from driftwatch.snapshot_file import SnapshotFile
-from driftwatch.targets import Target
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +189,12 @@ async def _models_state(target: Target, expected: Expected, states: ExpectedStat
     """The models' snapshot the comparison needs, or why the alembic path runs instead."""
     if expected.metadata is None:
         return ModelsState(snapshot=None, unavailable="no models configured (metadata)")
-    if target.comparison == "alembic":
+    if target.compare.comparison == "alembic":
         return ModelsState(snapshot=None, unavailable='comparison = "alembic"')
     state = await states.models(expected.metadata, target.dialect, target.scratch_url)
-    if state.snapshot is None and target.comparison == "snapshot":
+    if state.snapshot is None and target.compare.comparison == "snapshot":
         raise ScratchUnavailableError(
-            f'target {target.name!r}: comparison = "snapshot": {state.unavailable}'
+            f'comparison = "snapshot": {state.unavailable}', target=target.name
         )
     return state
 
@@ -265,10 +264,7 @@ def _schema_result(
     baseline = target.baseline
     if expected.metadata is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
-    options = DiffOptions(
-        compare_type=target.compare_type,
-        compare_server_default=target.compare_server_default,
-    )
+    options = target.compare.diff_options
     if seen.snapshot is not None and replayed is not None and replayed.at_database is not None:
         findings, notes = attribute(
             seen.snapshot,
@@ -309,7 +305,7 @@ def _schema_result(
         return SchemaResult(compared=False, skipped_reason="comparison not run")
     findings = findings_from_diffs(seen.diffs, seen.dialect, seen.default_schema)
     notes = ()
-    if target.comparison == "auto" and models.unavailable is not None:
+    if target.compare.comparison == "auto" and models.unavailable is not None:
         notes = (f"no scratch database ({models.unavailable}): compared through alembic",)
     return SchemaResult(
         compared=True, findings=tuple(findings), compared_at=now, method="alembic", notes=notes
@@ -322,9 +318,7 @@ def _saved_snapshot_result(
     """The live schema against a saved snapshot, as against the models' (the same diff)."""
     if seen.snapshot is None:
         return SchemaResult(compared=False, skipped_reason="comparison not run")
-    options = DiffOptions(
-        compare_type=target.compare_type, compare_server_default=target.compare_server_default
-    )
+    options = target.compare.diff_options
     findings, notes = compare_models(against.snapshot, seen.snapshot, options)
     return SchemaResult(
         compared=True,

@@ -21,6 +21,17 @@ from prometheus_client import CollectorRegistry
 from driftwatch import __version__
 from driftwatch.check import accept_all, check_targets, default_states
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
+from driftwatch.config.loading import Flags, load_settings
+from driftwatch.config.secrets import (
+    NO_KNOWN_SECRETS,
+    Scrubber,
+    basic_auth_password,
+    configured_secrets,
+    scrubber,
+    url_secrets,
+)
+from driftwatch.config.settings import Settings
+from driftwatch.config.targets import Target, build_targets
 from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
@@ -33,9 +44,7 @@ from driftwatch.notify.notifications import Notifications
 from driftwatch.notify.state_file import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
-from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
 from driftwatch.server import HttpOptions, parse_listen, start_http
-from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
 from driftwatch.snapshot_file import (
     SnapshotFile,
     check_writable,
@@ -45,7 +54,6 @@ from driftwatch.snapshot_file import (
     write_snapshot_file,
 )
 from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
-from driftwatch.targets import Target, build_targets
 
 
 class Console:
@@ -262,18 +270,28 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         parser.set_defaults(handler=run_snapshot)
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    return {
-        "url": args.url,
-        "alembic_ini": args.alembic_ini,
-        "script_location": args.script_location,
-        "metadata": args.metadata,
-        "baseline": getattr(args, "baseline", None),
-        "comparison": getattr(args, "comparison", None),
-        "scratch_url": args.scratch_url,
-        "replay_bootstrap": args.replay_bootstrap,
-        "replay_stamp": args.replay_stamp,
-    }
+def _flags(args: argparse.Namespace) -> Flags:
+    """Every setting the command line gives, for the one settings source of flags."""
+    return Flags(
+        targets=tuple(args.target),
+        settings={
+            "listen": getattr(args, "listen", None),
+            "interval_seconds": getattr(args, "interval", None),
+            "log_format": getattr(args, "log_format", None),
+            "log_level": "debug" if args.verbose else None,
+        },
+        target={
+            "url": args.url,
+            "alembic_ini": args.alembic_ini,
+            "script_location": args.script_location,
+            "metadata": args.metadata,
+            "baseline": getattr(args, "baseline", None),
+            "comparison": getattr(args, "comparison", None),
+            "scratch_url": args.scratch_url,
+            "replay_bootstrap": args.replay_bootstrap,
+            "replay_stamp": args.replay_stamp,
+        },
+    )
 
 
 def _one_target(targets: list[Target], what: str) -> Target:
@@ -337,15 +355,10 @@ def _snapshot_to_compare(args: argparse.Namespace, targets: list[Target]) -> Sna
 
 def run_check(args: argparse.Namespace, console: Console) -> int:
     fail_on = parse_fail_on(args.fail_on)
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, _flags(args))
     rewrite: Path | None = args.write_baseline
     # the baseline being written replaces the configured one, which need not exist yet
-    targets = build_targets(
-        settings,
-        names=tuple(args.target),
-        overrides=_overrides(args),
-        read_baselines=rewrite is None,
-    )
+    targets = build_targets(settings, names=tuple(args.target), read_baselines=rewrite is None)
     console.learn(known_secrets(settings, targets, args))
     against = None if args.against_snapshot is None else _snapshot_to_compare(args, targets)
     existing = None if rewrite is None else _baseline_to_rewrite(rewrite, targets)
@@ -372,10 +385,8 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_snapshot(args: argparse.Namespace, console: Console) -> int:
-    settings = load_settings(args.config)
-    targets = build_targets(
-        settings, names=tuple(args.target), overrides=_overrides(args), read_baselines=False
-    )
+    settings = load_settings(args.config, _flags(args))
+    targets = build_targets(settings, names=tuple(args.target), read_baselines=False)
     console.learn(known_secrets(settings, targets, args))
     target = _one_target(targets, "snapshot")
     out: Path | None = args.out
@@ -412,19 +423,13 @@ def run_snapshot(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_serve(args: argparse.Namespace, console: Console) -> int:
-    settings = load_settings(
-        args.config,
-        listen=args.listen,
-        interval_seconds=args.interval,
-        log_format=args.log_format,
-        log_level="debug" if args.verbose else None,
-    )
+    settings = load_settings(args.config, _flags(args))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    targets = build_targets(settings, names=tuple(args.target), overrides=_overrides(args))
+    targets = build_targets(settings, names=tuple(args.target))
     console.learn(known_secrets(settings, targets, args))
     # models and scripts that do not load are bad configuration: refuse to start
     expected = {target.name: load_expected(target) for target in targets}
-    known = [t.name for t in settings.targets] or [t.name for t in targets]
+    known = [t.name for t in settings.targets]
     state_file = None if settings.state_file is None else StateFile(settings.state_file)
     notifications = Notifications(
         build_notifiers(settings, known_targets=known), state_file=state_file

@@ -23,6 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftwatch.bounds import label_value
 from driftwatch.check import check_target, default_states, failed_report
 from driftwatch.compare.baseline import read_baseline
+from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.states import ExpectedStates
@@ -31,8 +33,6 @@ from driftwatch.notify.conditions import Change, Condition, Move, target_changes
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
-from driftwatch.targets import Target
 
 log = logging.getLogger("driftwatch.daemon")
 
@@ -144,7 +144,9 @@ class Daemon:
                 "fields": {
                     "target": name,
                     "interval_seconds": self.interval_of(target) if target else None,
-                    "check_timeout_seconds": target.check_timeout_seconds if target else None,
+                    "check_timeout_seconds": target.timeouts.check_timeout_seconds
+                    if target
+                    else None,
                 }
             },
         )
@@ -208,7 +210,7 @@ class Daemon:
         try:
             baseline = read_baseline(path)
         except ConfigError as exc:
-            raise ConfigError(f"target {target.name!r}: {exc}") from None
+            raise ConfigError(exc.message, target=target.name) from None
         target = replace(target, baseline=baseline)
         self.targets[target.name] = target
         self._baseline_signatures[target.name] = signature

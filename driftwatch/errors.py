@@ -6,8 +6,20 @@ from __future__ import annotations
 class DriftwatchError(Exception):
     """Base of every error driftwatch reports as one line and exit code 2.
 
-    The message must be safe to show: no password, no traceback, one line.
+    The message must be safe to show: no password, no traceback, one line. An error of one
+    target names it: `str()` is "target 'x': message".
     """
+
+    def __init__(self, message: str, *, target: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.target = target
+
+    def __str__(self) -> str:
+        return self.message if self.target is None else f"{self._where()}: {self.message}"
+
+    def _where(self) -> str:
+        return f"target {self.target!r}"
 
 
 class ConfigError(DriftwatchError):
@@ -23,7 +35,19 @@ class MetadataError(DriftwatchError):
 
 
 class DatabaseError(DriftwatchError):
-    """The database cannot be reached or queried (down, refused, bad credentials, timeout)."""
+    """The database cannot be reached or queried (down, refused, bad credentials, timeout).
+
+    `reason` says why, `url` is the target's URL as shown (masked); `str()` is
+    "target 'x' (url): reason".
+    """
+
+    def __init__(self, reason: str, *, target: str, url: str) -> None:
+        super().__init__(reason, target=target)
+        self.reason = reason
+        self.url = url
+
+    def _where(self) -> str:
+        return f"{super()._where()} ({self.url})"
 
 
 class VersionTableError(DriftwatchError):

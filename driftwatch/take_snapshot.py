@@ -17,6 +17,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData
 
 from driftwatch.check import default_states
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError
 from driftwatch.expected.replay import ReplayError
 from driftwatch.expected.scratch import ScratchUnavailableError
@@ -24,7 +25,6 @@ from driftwatch.expected.sources import load_expected, load_metadata
 from driftwatch.expected.states import ReplayPlan
 from driftwatch.live.observe import make_engine, read_live
 from driftwatch.snapshot import Snapshot
-from driftwatch.targets import Target
 
 
 def load_models(target: Target) -> MetaData | None:
@@ -52,7 +52,7 @@ async def take_models(
     `expected.states`); a one-line error where there are no models or no scratch database."""
     if metadata is None:
         raise ConfigError(
-            f"target {target.name!r}: no models configured (metadata): nothing to snapshot"
+            "no models configured (metadata): nothing to snapshot", target=target.name
         )
     states = default_states(cache_dir)
     try:
@@ -61,8 +61,8 @@ async def take_models(
         await states.close()
     if state.snapshot is None:
         raise ScratchUnavailableError(
-            f"target {target.name!r}: no scratch database to build the models in: "
-            f"{state.unavailable}"
+            f"no scratch database to build the models in: {state.unavailable}",
+            target=target.name,
         )
     return state.snapshot
 
@@ -77,9 +77,9 @@ async def take_revision(target: Target, revision: str, *, cache_dir: Path | None
     try:
         script = directory.get_revision(revision)
     except (CommandError, RevisionError, ValueError) as exc:
-        raise ConfigError(f"target {target.name!r}: revision {revision!r}: {exc}") from None
+        raise ConfigError(f"revision {revision!r}: {exc}", target=target.name) from None
     if script is None:
-        raise ConfigError(f"target {target.name!r}: revision {revision!r} is not in the scripts")
+        raise ConfigError(f"revision {revision!r} is not in the scripts", target=target.name)
     plan = ReplayPlan(
         directory=directory,
         script_files=expected.script_files,
@@ -97,7 +97,7 @@ async def take_revision(target: Target, revision: str, *, cache_dir: Path | None
         await states.close()
     if replayed.at_database is None:
         raise ReplayError(
-            f"target {target.name!r}: revision {script.revision} could not be replayed: "
-            f"{replayed.unavailable}"
+            f"revision {script.revision} could not be replayed: {replayed.unavailable}",
+            target=target.name,
         )
     return replayed.at_database

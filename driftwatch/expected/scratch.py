@@ -33,12 +33,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
+from driftwatch.config.secrets import mask_credentials, mask_url
+from driftwatch.config.targets import ASYNC_DRIVERS
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import default_cache_dir
 from driftwatch.expected.embedded_postgres import EXTRA, EmbeddedPostgres, find_installation
 from driftwatch.live.errors import root_cause
-from driftwatch.secrets import mask_credentials, mask_url
-from driftwatch.targets import ASYNC_DRIVERS
 
 log = logging.getLogger(__name__)
 

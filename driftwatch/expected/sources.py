@@ -20,9 +20,10 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
+from driftwatch.config.loading import read_ini
+from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
 from driftwatch.revisions import ScriptGraph, ScriptRevision
-from driftwatch.targets import Target, read_ini
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,17 +143,15 @@ def _first_line(exc: BaseException) -> str:
 def _script_directory(target: Target) -> ScriptDirectory:
     for folder in target.version_locations:
         if ":" not in folder and not Path(folder).is_dir():
-            raise ScriptsError(
-                f"target {target.name!r}: version_locations: {folder} does not exist"
-            )
+            raise ScriptsError(f"version_locations: {folder} does not exist", target=target.name)
     if target.alembic_ini is not None:
         ini = target.alembic_ini.resolve()
         if not ini.is_file():
-            raise ScriptsError(f"target {target.name!r}: alembic config {ini} does not exist")
+            raise ScriptsError(f"alembic config {ini} does not exist", target=target.name)
         try:  # its errors in one line; alembic's are configparser's, many lines long
             read_ini(ini)
         except ConfigError as exc:
-            raise ScriptsError(f"target {target.name!r}: {exc}") from None
+            raise ScriptsError(exc.message, target=target.name) from None
         config = Config(str(ini))
         # alembic resolves these against the working directory; a monitor runs from anywhere,
         # so anchor relative entries at the ini file's folder (read before path_separator moves)
@@ -169,9 +168,9 @@ def _script_directory(target: Target) -> ScriptDirectory:
         return ScriptDirectory.from_config(config)
     location = target.script_location
     if location is None:
-        raise ScriptsError(f"target {target.name!r}: set alembic_ini or script_location")
+        raise ScriptsError("set alembic_ini or script_location", target=target.name)
     if ":" not in location and not Path(location).is_dir():
-        raise ScriptsError(f"target {target.name!r}: script_location {location} does not exist")
+        raise ScriptsError(f"script_location {location} does not exist", target=target.name)
     config = Config()
     config.set_main_option("script_location", location)
     if target.version_locations:
@@ -208,7 +207,7 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...], ScriptDi
                 f"(one is {directory.get_revision(twice).path})"
             )
     if not revisions:
-        raise ScriptsError(f"target {target.name!r}: the migration scripts hold no revision")
+        raise ScriptsError("the migration scripts hold no revision", target=target.name)
     return ScriptGraph(revisions=revisions, heads=heads), tuple(files), directory
 
 

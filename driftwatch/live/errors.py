@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from driftwatch.bounds import clip
+from driftwatch.config.targets import Target
 from driftwatch.errors import DatabaseError, VersionTableError
-from driftwatch.targets import Target
 
 # what each server says when one of the target's timeouts stops a query
 STATEMENT_TIMEOUT_MESSAGES = (
@@ -34,18 +34,18 @@ def _timeout_reason(text_: str, target: Target) -> str | None:
     if any(message in lowered for message in LOCK_TIMEOUT_MESSAGES):
         return (
             f"a query waited longer than lock_timeout_seconds "
-            f"({target.lock_timeout_seconds:g} s) for a lock: {text_}"
+            f"({target.timeouts.lock_timeout_seconds:g} s) for a lock: {text_}"
         )
     if any(message in lowered for message in STATEMENT_TIMEOUT_MESSAGES):
         return (
             f"a query ran longer than statement_timeout_seconds "
-            f"({target.statement_timeout_seconds:g} s): {text_}"
+            f"({target.timeouts.statement_timeout_seconds:g} s): {text_}"
         )
     if target.dialect == "sqlite" and "database is locked" in lowered:
         # the driver's busy timeout, which driftwatch sets to the lock timeout
         return (
             f"the database stayed locked longer than lock_timeout_seconds "
-            f"({target.lock_timeout_seconds:g} s)"
+            f"({target.timeouts.lock_timeout_seconds:g} s)"
         )
     return None
 
@@ -68,13 +68,13 @@ def _reason(exc: BaseException, target: Target) -> str:  # noqa: PLR0911 - one r
     if isinstance(exc, ConnectTimeoutError):
         return (
             f"no connection to {host} within connect_timeout_seconds "
-            f"({target.connect_timeout_seconds:g} s)"
+            f"({target.timeouts.connect_timeout_seconds:g} s)"
         )
     if isinstance(exc, TimeoutError):
         # only the check's own deadline raises a bare TimeoutError past the connect phase
         return (
             f"the check did not finish within check_timeout_seconds "
-            f"({target.check_timeout_seconds:g} s)"
+            f"({target.timeouts.check_timeout_seconds:g} s)"
         )
     if (timeout := _timeout_reason(text_, target)) is not None:
         return timeout
@@ -118,7 +118,7 @@ def translate_errors(target: Target) -> Iterator[None]:
         raise
     except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
         reason = clip(scrub(_reason(exc, target), target))  # a server's text may be long
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
+        raise DatabaseError(reason, target=target.name, url=target.safe_url) from None
     except Exception as exc:  # drivers raise their own types for protocol-level failures
         reason = clip(scrub(_reason(exc, target), target))
-        raise DatabaseError(f"target {target.name!r} ({target.safe_url}): {reason}") from None
+        raise DatabaseError(reason, target=target.name, url=target.safe_url) from None

@@ -34,6 +34,7 @@ from driftwatch.compare.catalog import (
     schemas_without_live_checks,
 )
 from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
+from driftwatch.config.targets import Target
 from driftwatch.errors import VersionTableError
 from driftwatch.live.catalog import read_catalog, read_checks
 from driftwatch.live.errors import ConnectTimeoutError, root_cause, translate_errors
@@ -46,7 +47,6 @@ from driftwatch.live.probe import read_fingerprint
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
-from driftwatch.targets import Target
 
 REVISION_ID = re.compile(r"^[A-Za-z0-9_.+@:\-]{1,255}$")
 APPLICATION_NAME = "driftwatch"
@@ -79,23 +79,23 @@ def make_engine(target: Target) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if target.dialect == "postgresql":
         connect_args = {
-            "timeout": target.connect_timeout_seconds,
+            "timeout": target.timeouts.connect_timeout_seconds,
             "server_settings": {
                 "application_name": APPLICATION_NAME,
                 "default_transaction_read_only": "on",
-                "statement_timeout": _ms(target.statement_timeout_seconds),
-                "lock_timeout": _ms(target.lock_timeout_seconds),
-                "idle_in_transaction_session_timeout": _ms(target.check_timeout_seconds),
+                "statement_timeout": _ms(target.timeouts.statement_timeout_seconds),
+                "lock_timeout": _ms(target.timeouts.lock_timeout_seconds),
+                "idle_in_transaction_session_timeout": _ms(target.timeouts.check_timeout_seconds),
             },
         }
     elif target.dialect == "mysql":
-        connect_args = {"connect_timeout": target.connect_timeout_seconds}
+        connect_args = {"connect_timeout": target.timeouts.connect_timeout_seconds}
     elif target.dialect == "sqlite":
         # mode=ro: a wrong path must fail, not create an empty database file; the path is
         # percent-encoded, or a '?' or '#' in it would end the path and drop mode=ro
         path = urllib.parse.quote(str(url.database))
         url = url.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
-        connect_args = {"timeout": target.lock_timeout_seconds}
+        connect_args = {"timeout": target.timeouts.lock_timeout_seconds}
     engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     event.listen(engine.sync_engine, "connect", _session_guard(target))
     return engine
@@ -133,13 +133,13 @@ def _mysql_session_settings(target: Target, version: str) -> str:
 
     MariaDB and MySQL spell two of the variables differently; the handshake tells which.
     """
-    lock = max(1, round(target.lock_timeout_seconds))
+    lock = max(1, round(target.timeouts.lock_timeout_seconds))
     if "mariadb" in version.lower():
         read_only = "tx_read_only = 1"
-        statement = f"max_statement_time = {target.statement_timeout_seconds:.3f}"
+        statement = f"max_statement_time = {target.timeouts.statement_timeout_seconds:.3f}"
     else:
         read_only = "transaction_read_only = 1"
-        statement = f"max_execution_time = {int(target.statement_timeout_seconds * 1000)}"
+        statement = f"max_execution_time = {int(target.timeouts.statement_timeout_seconds * 1000)}"
     return (
         f"SET SESSION {read_only}, lock_wait_timeout = {lock}, "
         f"innodb_lock_wait_timeout = {lock}, {statement}"
@@ -164,16 +164,17 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
             s in message for s in ("does not exist", "unknown column", "no such column")
         ):
             raise VersionTableError(
-                f"target {target.name!r}: table {where} has no version_num column: "
-                "not an alembic version table"
+                f"table {where} has no version_num column: not an alembic version table",
+                target=target.name,
             ) from None
         raise
     bad = [row for row in rows if not isinstance(row, str) or not REVISION_ID.match(row)]
     if bad:
         shown = repr(bad[0])[:40]
         raise VersionTableError(
-            f"target {target.name!r}: version table {where} holds {len(bad)} value(s) that are "
-            f"not revision identifiers, e.g. {shown}"
+            f"version table {where} holds {len(bad)} value(s) that are not revision "
+            f"identifiers, e.g. {shown}",
+            target=target.name,
         )
     return tuple(sorted(set(rows)))
 
@@ -248,14 +249,14 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         return True
 
     plugins = ["alembic.autogenerate.*"]
-    if target.compare_server_default:
+    if target.compare.compare_server_default:
         plugins.append(SERVER_DEFAULTS_PLUGIN)  # decides server defaults first (see defaults)
     context = MigrationContext.configure(
         connection=conn,
         opts={
             "target_metadata": metadata,
-            "compare_type": target.compare_type,
-            "compare_server_default": target.compare_server_default,
+            "compare_type": target.compare.compare_type,
+            "compare_server_default": target.compare.compare_server_default,
             "autogenerate_plugins": plugins,
             "include_schemas": scope.schemas != frozenset({None}),
             "include_name": include_name,
@@ -314,7 +315,7 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
     dialect = conn.dialect
     default_schema = dialect.default_schema_name
     tables = [t for t in metadata.tables.values() if scope.selects(t, default_schema)]
-    uses = native_enum_uses(tables, dialect, default_schema) if target.compare_type else []
+    uses = native_enum_uses(tables, dialect, default_schema) if target.compare.compare_type else []
     keys = [(local_schema(t.schema, default_schema), t.name) for t in tables]
     live = read_catalog(
         conn,
@@ -406,7 +407,7 @@ async def observe(
         )
 
     with translate_errors(target):
-        async with asyncio.timeout(target.check_timeout_seconds):
+        async with asyncio.timeout(target.timeouts.check_timeout_seconds):
             conn = await connect(engine, target)
             try:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -426,7 +427,7 @@ async def read_live(engine: AsyncEngine, target: Target, metadata: MetaData | No
         return read_live_snapshot(conn, target, scope, frozenset())
 
     with translate_errors(target):
-        async with asyncio.timeout(target.check_timeout_seconds):
+        async with asyncio.timeout(target.timeouts.check_timeout_seconds):
             conn = await connect(engine, target)
             try:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -445,7 +446,7 @@ async def connect(engine: AsyncEngine, target: Target) -> AsyncConnection:
     such a server either. Every timeout in this phase is the connect timeout.
     """
     try:
-        async with asyncio.timeout(target.connect_timeout_seconds):
+        async with asyncio.timeout(target.timeouts.connect_timeout_seconds):
             return await engine.connect()
     except Exception as exc:
         # ours is a bare TimeoutError; a driver's may come wrapped (aiomysql's in an

@@ -36,9 +36,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
+from driftwatch.config.targets import Target
 from driftwatch.errors import PrivilegeError
 from driftwatch.live.errors import root_cause
-from driftwatch.targets import Target
 
 PG_SCHEMAS_WITHOUT_USAGE = """
 SELECT n.nspname, current_user FROM pg_namespace n
@@ -63,9 +63,10 @@ def check_schema_usage(conn: Connection, target: Target, schemas: Iterable[str])
     if rows:
         schema, role = rows[0]
         raise PrivilegeError(
-            f"target {target.name!r} ({target.safe_url}): role {role!r} lacks USAGE on "
-            f"schema {schema!r}, so its tables cannot be compared "
-            f"(GRANT USAGE ON SCHEMA {schema} TO {role})"
+            f"role {role!r} lacks USAGE on schema {schema!r}, so its tables cannot be "
+            f"compared (GRANT USAGE ON SCHEMA {schema} TO {role})",
+            target=target.name,
+            url=target.safe_url,
         )
 
 
@@ -93,9 +94,10 @@ def _denied(conn: Connection, schema: str, name: str) -> str | None:
 
 def _refuse(target: Target, schema: str, refusal: str) -> PrivilegeError:
     return PrivilegeError(
-        f"target {target.name!r} ({target.safe_url}): cannot read schema {schema!r}: "
-        f"{refusal}: a table it may not see would look missing "
-        f"(GRANT SELECT ON `{schema}`.* TO this user)"
+        f"cannot read schema {schema!r}: {refusal}: a table it may not see would look "
+        f"missing (GRANT SELECT ON `{schema}`.* TO this user)",
+        target=target.name,
+        url=target.safe_url,
     )
 
 

@@ -10,12 +10,13 @@ import os
 from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
+from driftwatch.config.secrets import read_secret
+from driftwatch.config.settings import NotifierSettings, Settings
 from driftwatch.errors import ConfigError
 from driftwatch.notify.conditions import Condition
 from driftwatch.notify.memory import Policy
 from driftwatch.notify.messages import NotifierKind
 from driftwatch.notify.queue import NotifierConfig
-from driftwatch.settings import NotifierSettings, Settings, read_secret
 
 ALERTMANAGER_PATH = "/api/v2/alerts"
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_plane.errors import MigrationsCheckFailedError, MigrationsOutOfDateError
 from driftwatch import DriftwatchError, RevisionState, RevisionStateKind, check_target
-from driftwatch.targets import Target, parse_url
+from driftwatch.config.targets import Target, parse_url
 
 logger = logging.getLogger(__name__)
 

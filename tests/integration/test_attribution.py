@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.expected.cache import SnapshotCache
 from driftwatch.expected.scratch import ScratchServers
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.findings import Attribution
 from driftwatch.report import Category, TargetReport
-from driftwatch.targets import Target
 from tests.scenarios.shop.models import metadata as shop_metadata
 from tests.support.scenarios import SHOP, alembic_config, execute, migrate, shop_target
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import URL, Connection
 
 from control_plane.models import metadata
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.targets import Target
 from tests.conftest import REPO_ROOT
 from tests.integration.test_control_plane_migrations import alembic, on_connection
 from tests.support.scenarios import Rebuild, execute, rebuild_sqlite_table

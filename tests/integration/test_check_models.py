@@ -8,9 +8,9 @@ import sys
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.findings import FindingKind
 from driftwatch.report import TargetReport
-from driftwatch.targets import Target
 from tests.support.scenarios import execute, migrate, shop_target
 
 PARTS = "tests.scenarios.shop.parts"

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.findings import FindingKind
 from driftwatch.report import ExitCode, Report, TargetReport
-from driftwatch.targets import Target
 from tests.integration.test_check_sessions import mysql_admin, pg_admin
 from tests.support.scenarios import (
     AUDITED,

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.report import Status, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
-from driftwatch.targets import Target
 from tests.support.scenarios import (
     SHOP,
     SHOP_BRANCHES,

@@ -17,10 +17,10 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SAWarning
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.findings import FindingKind
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.targets import Target
 from tests.integration.test_check_findings import comparing
 from tests.support.scenarios import (
     AUDITED,

@@ -14,17 +14,18 @@ from typing import Any
 import aiomysql
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from driftwatch.check import check_target
+from driftwatch.config.settings import Settings, TargetSettings
+from driftwatch.config.targets import Target, build_targets
 from driftwatch.live.observe import make_engine
 from driftwatch.render import render_json, render_text
 from driftwatch.report import Report, TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.settings import Settings
-from driftwatch.targets import Target, build_targets
 from tests.support.scenarios import SHOP, execute, migrate, plain_url, query, shop_target
 from tests.support.servers import asyncpg_dsn
 
@@ -119,10 +120,10 @@ def test_postgres_url_written_for_psycopg_works(pg_url: URL) -> None:
     raw = plain_url(pg_url.set(drivername="postgresql")) + (
         "?sslmode=disable&connect_timeout=4&application_name=theapp"
     )
-    (target,) = build_targets(
-        Settings.model_construct(targets=[]),
-        overrides={"url": raw, "script_location": str(SHOP / "migrations")},
+    configured = TargetSettings(
+        name="default", url=SecretStr(raw), script_location=str(SHOP / "migrations")
     )
+    (target,) = build_targets(Settings.model_construct(targets=[configured]))
 
     report = _check(target)
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_targets
+from driftwatch.config.targets import Target
 from driftwatch.report import Category, ExitCode, Report, Status
-from driftwatch.targets import Target
 from tests.support.scenarios import (
     SHOP_BRANCHES,
     SHOP_VERSIONS,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target, parse_url
 from driftwatch.report import TargetReport
-from driftwatch.targets import Target, parse_url
 from tests.integration.test_check_sessions import mysql_admin, pg_admin
 from tests.support.scenarios import migrate, shop_target
 from tests.support.tcpproxy import SilentServer

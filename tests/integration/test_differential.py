@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
+from driftwatch.config.targets import Target
 from driftwatch.report import TargetReport
-from driftwatch.targets import Target
 from tests.integration.test_check_findings import comparing
 from tests.support.scenarios import (
     AUDITED,

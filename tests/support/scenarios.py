@@ -16,7 +16,8 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from driftwatch.targets import Target
+from driftwatch.config.settings import Comparison, Timeouts
+from driftwatch.config.targets import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -125,6 +126,14 @@ def rebuild_sqlite_table(url: URL, rebuild: Rebuild) -> None:
     asyncio.run(_with_connection(url, run))
 
 
+def flat_target(values: dict[str, Any]) -> Target:
+    """A Target from fields named as a configuration file names them: the timeouts and the
+    comparison options go to their parts."""
+    timeouts = {k: values.pop(k) for k in list(values) if k in Timeouts.model_fields}
+    compare = {k: values.pop(k) for k in list(values) if k in Comparison.model_fields}
+    return Target(**values, timeouts=Timeouts(**timeouts), compare=Comparison(**compare))
+
+
 def shop_target(url: URL, **fields: Any) -> Target:
     values: dict[str, Any] = {
         "name": "shop",
@@ -133,7 +142,7 @@ def shop_target(url: URL, **fields: Any) -> Target:
         "metadata": (SHOP_METADATA,),
     }
     values.update(fields)
-    return Target(**values)
+    return flat_target(values)
 
 
 def audited_target(url: URL, **fields: Any) -> Target:
@@ -144,7 +153,7 @@ def audited_target(url: URL, **fields: Any) -> Target:
         "metadata": (AUDITED_METADATA,),
     }
     values.update(fields)
-    return Target(**values)
+    return flat_target(values)
 
 
 def traces_target(url: URL, **fields: Any) -> Target:
@@ -158,7 +167,7 @@ def traces_target(url: URL, **fields: Any) -> Target:
         "compare_server_default": True,
     }
     values.update(fields)
-    return Target(**values)
+    return flat_target(values)
 
 
 # --- the real console script ----------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.settings import load_settings
+from driftwatch.config.loading import load_settings
 from tests.support.tools import REPO_ROOT, readme_section
 
 DEPLOYING = readme_section("Deploying")

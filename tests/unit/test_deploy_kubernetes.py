@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from driftwatch.settings import load_settings
+from driftwatch.config.loading import load_settings
 from tests.support.tools import REPO_ROOT, kubectl_path
 
 K8S_DIR = REPO_ROOT / "deploy" / "kubernetes"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
+from driftwatch.config.settings import NotifierSettings
 from driftwatch.findings import Finding, FindingKind
 from driftwatch.notify.conditions import (
     RULES,
@@ -23,7 +24,6 @@ from driftwatch.notify.memory import Policy, due, transitions
 from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
-from driftwatch.settings import NotifierSettings
 from tests.support.tools import REPO_ROOT
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from driftwatch.config.loading import load_settings
+from driftwatch.config.secrets import (
+    configured_secrets,
+    mask_url,
+    scrubber,
+    url_secrets,
+    webhook_secrets,
+)
 from driftwatch.logs import JsonFormatter, SecretFilter, TextFormatter
-from driftwatch.secrets import mask_url, scrubber, url_secrets, webhook_secrets
-from driftwatch.settings import configured_secrets, load_settings
 
 
 def test_every_spelling_of_a_url_password_is_masked() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from driftwatch.config.loading import Flags, load_settings
 from driftwatch.errors import ConfigError
-from driftwatch.settings import load_settings
 
 TARGET = {"name": "app", "url": "sqlite:///app.db", "script_location": "migrations"}
 
@@ -145,7 +145,7 @@ def test_strength_order_cli_env_dotenv_toml(
     monkeypatch.setenv("DRIFTWATCH_CONCURRENCY", "5")
     monkeypatch.setenv("DRIFTWATCH_INTERVAL_SECONDS", "30")
 
-    settings = load_settings(config, concurrency=7)
+    settings = load_settings(config, Flags(settings={"concurrency": 7}))
 
     assert settings.concurrency == 7  # command line
     assert settings.interval_seconds == 30  # environment

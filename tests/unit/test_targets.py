@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from driftwatch.config.loading import Flags, load_settings, with_target_flags
+from driftwatch.config.settings import Settings, TargetSettings
+from driftwatch.config.targets import build_targets, parse_url
 from driftwatch.errors import ConfigError
-from driftwatch.settings import Settings, TargetSettings
-from driftwatch.targets import build_targets, parse_url
 
 PASSWORD = "s3cr3t-Pw"
 
@@ -100,8 +101,8 @@ def test_target_fields_come_through(tmp_path: Path) -> None:
     assert target.imports == ("a.plugins",)
     assert target.schemas == ("public", "audit")
     assert (target.include_tables, target.exclude_tables) == (("o*",), ("tmp_*",))
-    assert (target.compare_type, target.compare_server_default) == (False, True)
-    assert target.lock_timeout_seconds == 5
+    assert (target.compare.compare_type, target.compare.compare_server_default) == (False, True)
+    assert target.timeouts.lock_timeout_seconds == 5
     assert dict(target.labels) == {"team": "payments"}
 
 
@@ -167,7 +168,7 @@ def test_zero_config_uses_database_url_and_alembic_ini(
     (tmp_path / "alembic.ini").write_text(INI.format(url=""))
     monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{PASSWORD}@db/app")
 
-    (target,) = build_targets(Settings.model_construct(targets=[]), cwd=tmp_path)
+    (target,) = build_targets(load_settings())
 
     assert target.name == "default"
     assert target.alembic_ini == tmp_path / "alembic.ini"
@@ -181,7 +182,7 @@ def test_zero_config_reads_database_url_from_dotenv(tmp_path: Path) -> None:
     (tmp_path / "alembic.ini").write_text(INI.format(url=""))
     (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///from_dotenv.db\n")
 
-    (target,) = build_targets(Settings.model_construct(targets=[]), cwd=tmp_path)
+    (target,) = build_targets(load_settings())
 
     assert target.url.database == "from_dotenv.db"
 
@@ -191,29 +192,26 @@ def test_zero_config_environment_beats_dotenv_and_ini(
 ) -> None:
     """$DATABASE_URL wins over .env, which wins over alembic.ini's sqlalchemy.url."""
     (tmp_path / "alembic.ini").write_text(INI.format(url="sqlalchemy.url = sqlite:///ini.db"))
-    base = Settings.model_construct(targets=[])
-    assert build_targets(base, cwd=tmp_path)[0].url.database == "ini.db"
+    assert build_targets(load_settings())[0].url.database == "ini.db"
 
     (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///dotenv.db\n")
-    assert build_targets(base, cwd=tmp_path)[0].url.database == "dotenv.db"
+    assert build_targets(load_settings())[0].url.database == "dotenv.db"
 
     monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
-    assert build_targets(base, cwd=tmp_path)[0].url.database == "env.db"
+    assert build_targets(load_settings())[0].url.database == "env.db"
 
 
 def test_zero_config_without_alembic_ini_explains(tmp_path: Path) -> None:
     """With nothing configured and no alembic.ini, the error says what to provide."""
     with pytest.raises(ConfigError, match="no targets configured"):
-        build_targets(Settings.model_construct(targets=[]), cwd=tmp_path)
+        build_targets(load_settings())
 
 
 def test_zero_config_with_flags_instead_of_alembic_ini(tmp_path: Path) -> None:
     """--url and --script-location are enough without any file."""
     overrides = {"url": "sqlite:///x.db", "script_location": "migrations"}
 
-    (target,) = build_targets(
-        Settings.model_construct(targets=[]), overrides=overrides, cwd=tmp_path
-    )
+    (target,) = build_targets(load_settings(flags=Flags(target=overrides)))
 
     assert (target.name, target.script_location, target.alembic_ini) == (
         "default",
@@ -250,7 +248,7 @@ def test_flags_override_the_selected_target() -> None:
         "alembic_ini": None,
     }
 
-    (target,) = build_targets(configured, overrides=overrides)
+    (target,) = build_targets(with_target_flags(configured, Flags(target=overrides)))
 
     assert target.url.drivername == "mysql+aiomysql"
     assert (target.script_location, target.alembic_ini) == ("pkg:migrations", None)
@@ -260,9 +258,10 @@ def test_flags_override_the_selected_target() -> None:
 def test_flags_with_several_targets_need_target_selection() -> None:
     """A --url with two targets configured is ambiguous unless --target picks one."""
     with pytest.raises(ConfigError, match="--url apply to one target: choose it with --target"):
-        build_targets(settings(*TWO), overrides={"url": "sqlite:///c.db"})
+        with_target_flags(settings(*TWO), Flags(target={"url": "sqlite:///c.db"}))
 
-    (target,) = build_targets(settings(*TWO), names=("a",), overrides={"url": "sqlite:///c.db"})
+    flags = Flags(targets=("a",), target={"url": "sqlite:///c.db"})
+    (target,) = build_targets(with_target_flags(settings(*TWO), flags), names=("a",))
     assert target.url.database == "c.db"
 
 
@@ -270,7 +269,7 @@ def test_empty_flags_change_nothing() -> None:
     """Flags not given (None or empty lists) leave the configured target alone."""
     overrides = {"url": None, "alembic_ini": None, "script_location": None, "metadata": []}
 
-    targets = build_targets(settings(*TWO), overrides=overrides)
+    targets = build_targets(with_target_flags(settings(*TWO), Flags(target=overrides)))
 
     assert [t.name for t in targets] == ["a", "b"]
 
@@ -288,13 +287,12 @@ def test_ini_url_is_read_as_alembic_reads_it(tmp_path: Path) -> None:
     (tmp_path / "alembic.ini").write_text(
         INI.format(url="sqlalchemy.url = sqlite:///%(here)s/app.db")
     )
-    base = Settings.model_construct(targets=[])
-    assert build_targets(base, cwd=tmp_path)[0].url.database == f"{tmp_path.resolve()}/app.db"
+    assert build_targets(load_settings())[0].url.database == f"{tmp_path.resolve()}/app.db"
 
     (tmp_path / "alembic.ini").write_text(
         INI.format(url="sqlalchemy.url = postgresql://app:50%%off@db/app")
     )
-    assert build_targets(base, cwd=tmp_path)[0].url.password == "50%off"
+    assert build_targets(load_settings())[0].url.password == "50%off"
 
 
 def test_ini_url_with_a_bad_percent_is_refused_without_echoing_it(tmp_path: Path) -> None:
@@ -304,7 +302,7 @@ def test_ini_url_with_a_bad_percent_is_refused_without_echoing_it(tmp_path: Path
     )
 
     with pytest.raises(ConfigError) as caught:
-        build_targets(Settings.model_construct(targets=[]), cwd=tmp_path)
+        build_targets(load_settings())
 
     assert "[alembic] sqlalchemy.url has a bad '%'" in str(caught.value)
     assert "50%off" not in str(caught.value)
@@ -391,8 +389,9 @@ def test_the_baseline_flag_overrides_the_selected_target(tmp_path: Path) -> None
     path = tmp_path / "b.json"
     path.write_text(BASELINE_JSON, encoding="utf-8")
 
-    (target,) = build_targets(settings(*TWO), names=("a",), overrides={"baseline": path})
+    flags = Flags(targets=("a",), target={"baseline": path})
+    (target,) = build_targets(with_target_flags(settings(*TWO), flags), names=("a",))
 
     assert target.baseline is not None and len(target.baseline.entries) == 1
     with pytest.raises(ConfigError, match="--baseline apply to one target"):
-        build_targets(settings(*TWO), overrides={"baseline": path})
+        with_target_flags(settings(*TWO), Flags(target={"baseline": path}))

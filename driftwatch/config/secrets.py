@@ -1,20 +1,30 @@
-"""Secrets that must never leave the process, and the one function that masks them in text.
+"""Secrets: where the configuration keeps them, and how they are masked in text.
 
-A `Scrubber` is made once, from every secret the configuration names (see
-`settings.configured_secrets` and `url_secrets`), and applied where text leaves the process:
-the reports' errors (check output, /report, notifications), the CLI's stderr lines and every
-log record. Error texts are the concern: they may quote anything, including what the
-project's own code raised. Pure functions only.
+A secret is given inline, named by an environment variable, or kept in a file (`read_secret`).
+A `Scrubber` is made once, from every secret the configuration names (`configured_secrets`
+and `url_secrets`), and applied where text leaves the process: the reports' errors (check
+output, /report, notifications), the CLI's stderr lines and every log record. Error texts
+are the concern: they may quote anything, including what the project's own code raised.
+Only `read_secret` and `configured_secrets` read (the environment, files); the rest is pure.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from pydantic import SecretStr
 from sqlalchemy.engine import URL
+
+from driftwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from driftwatch.config.settings import Settings
 
 MASK = "***"
 CREDENTIALS_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
@@ -115,3 +125,80 @@ def _password_spellings(password: str | None) -> set[str]:
     rendered = URL.create("x", username="u", password=password).render_as_string(False)
     as_rendered = rendered.partition(":")[2].partition(":")[2].rpartition("@")[0]
     return {password, quote(password, safe=""), quote_plus(password), quote(password), as_rendered}
+
+
+def not_text(exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8 text, without quoting it (it may hold secrets)."""
+    return f"at byte {exc.start + 1}"
+
+
+def read_secret(
+    *,
+    value: SecretStr | None = None,
+    env: str | None = None,
+    file: Path | None = None,
+    origin: str,
+    what: str,
+) -> str | None:
+    """A secret given inline, by environment variable (`<what>_env`) or in a file
+    (`<what>_file`, stripped: mounted secrets end with a newline); None when none is given.
+    Errors name the source, never the secret."""
+    if value is not None:
+        return value.get_secret_value().strip()
+    if env is not None:
+        from_env = os.environ.get(env, "").strip()
+        if not from_env:
+            raise ConfigError(f"{origin}: {what}_env: environment variable {env} is not set")
+        return from_env
+    if file is not None:
+        try:
+            from_file = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{origin}: {what}_file {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:  # never say where: the bytes may be the secret
+            raise ConfigError(f"{origin}: {what}_file {file} is not UTF-8 text") from None
+        if not from_file:
+            raise ConfigError(f"{origin}: {what}_file {file} is empty")
+        return from_file
+    return None
+
+
+def basic_auth_password(settings: Settings) -> str | None:
+    """The basic auth password, from the settings or the file they name."""
+    return read_secret(
+        value=settings.basic_auth_password,
+        file=settings.basic_auth_password_file,
+        origin="configuration",
+        what="basic_auth_password",
+    )
+
+
+def configured_secrets(settings: Settings) -> set[str]:
+    """Every secret the configuration names, read from where it is kept: each target's
+    database password (configured targets, selected or not), each notifier's URL and header
+    values, the basic auth password. A source that cannot be read is left out: it fails with
+    its own message where it is used, and what cannot be read cannot be shown either."""
+    found: set[str] = set()
+    for ts in settings.targets:
+        raw = _readable(value=ts.url, env=ts.url_env, file=ts.url_file)
+        found |= url_secrets(raw)
+        found |= url_secrets(_readable(value=ts.scratch_url, env=ts.scratch_url_env))
+    for ns in settings.notifiers:
+        found |= webhook_secrets(_readable(value=ns.url, env=ns.url_env, file=ns.url_file))
+        for header in ns.headers.values():
+            found |= header_secrets(header.get_secret_value())
+        for env in ns.headers_env.values():
+            found |= header_secrets(os.environ.get(env, ""))
+    found.add(
+        _readable(value=settings.basic_auth_password, file=settings.basic_auth_password_file) or ""
+    )
+    return found
+
+
+def _readable(
+    *, value: SecretStr | None = None, env: str | None = None, file: Path | None = None
+) -> str | None:
+    try:
+        return read_secret(value=value, env=env, file=file, origin="", what="")
+    except ConfigError:
+        return None

@@ -21,20 +21,20 @@ from prometheus_client import CollectorRegistry
 from driftwatch import __version__
 from driftwatch.check import accept_all, check_targets, default_states
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
-from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
-from driftwatch.metrics import DriftCollector, NotificationCollector
 from driftwatch.notify import Notifications
 from driftwatch.notify_config import build_notifiers
 from driftwatch.notify_store import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber, scrubber, url_secrets
-from driftwatch.server import HttpOptions, parse_listen, start_http
+from driftwatch.serve.http import HttpOptions, parse_listen, start_http
+from driftwatch.serve.metrics import DriftCollector, NotificationCollector
+from driftwatch.serve.scheduler import Daemon, run_until_signalled
 from driftwatch.settings import Settings, basic_auth_password, configured_secrets, load_settings
 from driftwatch.snapshot_file import (
     SnapshotFile,

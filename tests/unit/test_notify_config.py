@@ -8,11 +8,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftwatch.errors import ConfigError
-from driftwatch.metric_names import METRICS, NOTIFICATION_METRICS
-from driftwatch.metrics import NotificationCollector
 from driftwatch.notify import NotifierConfig, NotifierKind, NotifierStats
 from driftwatch.notify_conditions import Condition
 from driftwatch.notify_config import build_notifiers
+from driftwatch.serve.metric_specs import METRICS, NOTIFICATION_METRICS
+from driftwatch.serve.metrics import NotificationCollector
 from driftwatch.settings import load_settings
 
 TARGET = """

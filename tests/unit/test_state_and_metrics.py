@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from driftwatch.compare.baseline import Baseline, BaselineEntry
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.metrics import DriftCollector
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
+from driftwatch.serve.metrics import DriftCollector
 from driftwatch.state import Event, TargetState, events
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

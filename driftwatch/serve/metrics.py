@@ -1,7 +1,7 @@
 """Prometheus metrics: a custom Collector that renders the latest target states at scrape time.
 
 Nothing is mutated between scrapes, so a per-kind or per-table series disappears as soon as
-its drift is fixed. Names and help come from `metric_names.METRICS`.
+its drift is fixed. Names and help come from `metric_specs.METRICS`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 
 from driftwatch import __version__
 from driftwatch.bounds import LABEL_CHARS, clip, label_value
-from driftwatch.metric_names import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
 from driftwatch.notify_queue import NotifierStats
 from driftwatch.revisions import RevisionState, RevisionStateKind
+from driftwatch.serve.metric_specs import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
 from driftwatch.state import TargetState
 
 SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in ALL_METRICS}

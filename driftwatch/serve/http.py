@@ -22,9 +22,10 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from driftwatch.daemon import Daemon
 from driftwatch.errors import ConfigError
-from driftwatch.listener import (
+from driftwatch.render import report_json
+from driftwatch.report import Report
+from driftwatch.serve.listener import (
     TIMEOUT_SECONDS,
     ClientErrorFilter,
     Listener,
@@ -33,8 +34,7 @@ from driftwatch.listener import (
     listening_sockets,
     open_file_limit,
 )
-from driftwatch.render import report_json
-from driftwatch.report import Report
+from driftwatch.serve.scheduler import Daemon
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -134,7 +134,7 @@ def _ssl_context(options: HttpOptions) -> ssl.SSLContext | None:
 async def start_http(
     stack: AsyncExitStack, daemon: Daemon, registry: CollectorRegistry, options: HttpOptions
 ) -> None:
-    """Serve the endpoints until `stack` closes, within the limits of `driftwatch.listener`."""
+    """Serve the endpoints until `stack` closes, within the limits of `serve.listener`."""
     ssl_context = _ssl_context(options)
     open_files = open_file_limit()
     max_connections = connection_limit(open_files)

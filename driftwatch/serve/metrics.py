@@ -1,13 +1,14 @@
 """Prometheus metrics: a custom Collector that renders the latest target states at scrape time.
 
 Nothing is mutated between scrapes, so a per-kind or per-table series disappears as soon as
-its drift is fixed. Names and help come from `metric_specs.METRICS`.
+its drift is fixed. Each family is filled by its spec in `metric_specs`, the one place that
+names a metric.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -15,19 +16,38 @@ from prometheus_client.registry import Collector
 from driftwatch import __version__
 from driftwatch.bounds import LABEL_CHARS, clip, label_value
 from driftwatch.notify_queue import NotifierStats
+from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
-from driftwatch.serve.metric_specs import ALL_METRICS, METRICS, NOTIFICATION_METRICS, MetricSpec
+from driftwatch.serve import metric_specs as m
+from driftwatch.serve.metric_specs import METRICS, NOTIFICATION_METRICS, MetricSpec
 from driftwatch.state import TargetState
 
-SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in ALL_METRICS}
+
+class _Families:
+    """One metric family per spec of a table, filled by spec: the collector names no metric."""
+
+    def __init__(
+        self,
+        specs: Sequence[MetricSpec],
+        extra_labels: Mapping[MetricSpec, Sequence[str]] | None = None,
+    ) -> None:
+        extra = extra_labels or {}
+        self._families = {spec: _family(spec, extra.get(spec, ())) for spec in specs}
+
+    def add(self, spec: MetricSpec, labels: Sequence[str], value: float) -> None:
+        self._families[spec].add_metric(labels, value)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._families.values())
 
 
-def _family(name: str, extra_labels: Sequence[str] = ()) -> GaugeMetricFamily | CounterMetricFamily:
-    spec = SPECS[name]
+def _family(
+    spec: MetricSpec, extra_labels: Sequence[str]
+) -> GaugeMetricFamily | CounterMetricFamily:
     labels = [*spec.labels, *extra_labels]
     if spec.type == "counter":
-        return CounterMetricFamily(name.removesuffix("_total"), spec.help, labels=labels)
-    return GaugeMetricFamily(name, spec.help, labels=labels)
+        return CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=labels)
+    return GaugeMetricFamily(spec.name, spec.help, labels=labels)
 
 
 def _revisions_label(revisions: tuple[str, ...] | None) -> str:
@@ -36,10 +56,7 @@ def _revisions_label(revisions: tuple[str, ...] | None) -> str:
     return label_value(revisions) if revisions else "base"
 
 
-def _timestamp(state: TargetState, which: str) -> float | None:
-    report = state.latest if which == "latest" else state.last_good
-    if report is None:
-        return None
+def _finished_at(report: TargetReport) -> float:
     return report.started_at.timestamp() + report.duration_seconds
 
 
@@ -58,54 +75,45 @@ class DriftCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         states = list(self._snapshot())
-        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
-            spec.name: _family(spec.name)
-            for spec in METRICS
-            if spec.name != "driftwatch_target_info"
-        }
+        # the targets' own labels, as extra labels of the one info family
         label_keys = sorted({key for s in states for key in s.labels})
-        families["driftwatch_target_info"] = _family("driftwatch_target_info", label_keys)
-        families["driftwatch_build_info"].add_metric([__version__], 1)
+        f = _Families(METRICS, {m.TARGET_INFO: label_keys})
+        f.add(m.BUILD_INFO, [__version__], 1)
         for state in states:
-            self._add_target(families, state, label_keys)
-        yield from families.values()
+            self._add_target(f, state, label_keys)
+        yield from f
 
-    def _add_target(
-        self,
-        f: dict[str, GaugeMetricFamily | CounterMetricFamily],
-        state: TargetState,
-        label_keys: list[str],
-    ) -> None:
+    def _add_target(self, f: _Families, state: TargetState, label_keys: list[str]) -> None:
         t = [state.name]
-        f["driftwatch_target_info"].add_metric(
-            [state.name, state.dialect, *(state.labels.get(k, "") for k in label_keys)], 1
+        f.add(
+            m.TARGET_INFO,
+            [state.name, state.dialect, *(state.labels.get(k, "") for k in label_keys)],
+            1,
         )
-        f["driftwatch_checks_total"].add_metric(t, state.checks)
-        f["driftwatch_check_errors_total"].add_metric(t, state.errors)
-        f["driftwatch_full_checks_total"].add_metric(t, state.full_checks)
+        f.add(m.CHECKS, t, state.checks)
+        f.add(m.CHECK_ERRORS, t, state.errors)
+        f.add(m.FULL_CHECKS, t, state.full_checks)
         latest = state.latest
         if latest is None:
             return
-        f["driftwatch_check_success"].add_metric(t, 1 if latest.succeeded else 0)
-        f["driftwatch_check_duration_seconds"].add_metric(t, latest.duration_seconds)
-        f["driftwatch_last_check_timestamp_seconds"].add_metric(t, _timestamp(state, "latest") or 0)
+        f.add(m.CHECK_SUCCESS, t, 1 if latest.succeeded else 0)
+        f.add(m.CHECK_DURATION, t, latest.duration_seconds)
+        f.add(m.LAST_CHECK_TIME, t, _finished_at(latest))
         good = state.last_good
         if good is None:
             return
-        f["driftwatch_last_success_timestamp_seconds"].add_metric(t, _timestamp(state, "good") or 0)
+        f.add(m.LAST_SUCCESS_TIME, t, _finished_at(good))
         if good.revision is not None:
             self._add_revision(f, t, good.revision)
         schema = good.schema
         if schema is not None and schema.compared:
             if schema.compared_at is not None:
-                f["driftwatch_last_full_check_timestamp_seconds"].add_metric(
-                    t, schema.compared_at.timestamp()
-                )
-            f["driftwatch_schema_in_sync"].add_metric(t, 1 if schema.in_sync else 0)
+                f.add(m.LAST_FULL_CHECK_TIME, t, schema.compared_at.timestamp())
+            f.add(m.SCHEMA_IN_SYNC, t, 1 if schema.in_sync else 0)
             by_kind = Counter((x.kind.value, x.attribution.value) for x in schema.findings)
             for (kind, attribution), count in sorted(by_kind.items()):
-                f["driftwatch_schema_drift_objects"].add_metric([*t, kind, attribution], count)
-            f["driftwatch_schema_drift_accepted_objects"].add_metric(t, len(schema.accepted))
+                f.add(m.DRIFT_OBJECTS, [*t, kind, attribution], count)
+            f.add(m.DRIFT_ACCEPTED, t, len(schema.accepted))
             per_table = Counter(
                 (x.schema or "", x.table, x.kind.value, x.attribution.value)
                 for x in schema.findings
@@ -113,26 +121,21 @@ class DriftCollector(Collector):
             shown = sorted(per_table.items())[: self._drift_table_limit]
             for (schema_name, table, kind, attribution), count in shown:
                 names = [clip(schema_name, LABEL_CHARS), clip(table, LABEL_CHARS)]
-                f["driftwatch_schema_drift_table"].add_metric(
-                    [*t, *names, kind, attribution], count
-                )
-            f["driftwatch_schema_drift_tables_omitted"].add_metric(t, len(per_table) - len(shown))
+                f.add(m.DRIFT_TABLE, [*t, *names, kind, attribution], count)
+            f.add(m.DRIFT_TABLES_OMITTED, t, len(per_table) - len(shown))
 
     @staticmethod
-    def _add_revision(
-        f: dict[str, GaugeMetricFamily | CounterMetricFamily], t: list[str], rev: RevisionState
-    ) -> None:
-        f["driftwatch_revision_at_head"].add_metric(t, 1 if rev.in_sync else 0)
-        f["driftwatch_migrations_pending"].add_metric(t, len(rev.pending))
-        unknown = 1 if rev.kind is RevisionStateKind.UNKNOWN_REVISION else 0
-        f["driftwatch_revision_unknown"].add_metric(t, unknown)
-        f["driftwatch_script_heads"].add_metric(t, len(rev.script_heads))
+    def _add_revision(f: _Families, t: list[str], rev: RevisionState) -> None:
+        f.add(m.REVISION_AT_HEAD, t, 1 if rev.in_sync else 0)
+        f.add(m.MIGRATIONS_PENDING, t, len(rev.pending))
+        f.add(m.REVISION_UNKNOWN, t, 1 if rev.kind is RevisionStateKind.UNKNOWN_REVISION else 0)
+        f.add(m.SCRIPT_HEADS, t, len(rev.script_heads))
         for kind in RevisionStateKind:
-            f["driftwatch_revision_state"].add_metric(
-                [*t, kind.value], 1 if kind is rev.kind else 0
-            )
-        f["driftwatch_revision_info"].add_metric(
-            [*t, _revisions_label(rev.database_heads), _revisions_label(rev.script_heads)], 1
+            f.add(m.REVISION_STATE, [*t, kind.value], 1 if kind is rev.kind else 0)
+        f.add(
+            m.REVISION_INFO,
+            [*t, _revisions_label(rev.database_heads), _revisions_label(rev.script_heads)],
+            1,
         )
 
 
@@ -146,13 +149,13 @@ class NotificationCollector(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        families = {spec.name: _family(spec.name) for spec in NOTIFICATION_METRICS}
+        f = _Families(NOTIFICATION_METRICS)
         for stats in self._snapshot():
             n = [stats.name]
-            families["driftwatch_notifications_sent_total"].add_metric(n, stats.sent)
-            families["driftwatch_notifications_failed_total"].add_metric(n, stats.failed)
-            families["driftwatch_notifications_dropped_total"].add_metric(n, stats.dropped)
-            families["driftwatch_notifications_errors_total"].add_metric(n, stats.errors)
-            families["driftwatch_notifications_queue_length"].add_metric(n, stats.queued)
-            families["driftwatch_notifications_queue_capacity"].add_metric(n, stats.capacity)
-        yield from families.values()
+            f.add(m.NOTIFICATIONS_SENT, n, stats.sent)
+            f.add(m.NOTIFICATIONS_FAILED, n, stats.failed)
+            f.add(m.NOTIFICATIONS_DROPPED, n, stats.dropped)
+            f.add(m.NOTIFICATION_ERRORS, n, stats.errors)
+            f.add(m.NOTIFICATION_QUEUE_LENGTH, n, stats.queued)
+            f.add(m.NOTIFICATION_QUEUE_CAPACITY, n, stats.capacity)
+        yield from f

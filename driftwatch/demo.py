@@ -24,9 +24,9 @@ import driftwatch
 from driftwatch.check import check_target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.serve.metrics import DriftCollector
-from driftwatch.state import TargetState
 from driftwatch.targets import Target, metadata_from_ini
 
 # changes someone with a SQL prompt might make behind the migrations' back

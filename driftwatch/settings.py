@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from driftwatch.errors import ConfigError
+from driftwatch.notify.conditions import Condition
 from driftwatch.secrets import header_secrets, url_secrets, webhook_secrets
 
 DEFAULT_CONFIG_FILE = "driftwatch.toml"
@@ -139,9 +140,6 @@ class TargetSettings(BaseModel):
         return self
 
 
-NotifyEvent = Literal[
-    "drift", "pending", "unknown_revision", "multiple_script_heads", "check_failing"
-]  # fmt: skip
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -156,7 +154,7 @@ class NotifierSettings(BaseModel):
     url: SecretStr | None = None
     url_env: str | None = None
     url_file: Path | None = None
-    events: list[NotifyEvent] | None = None  # default: every condition
+    events: list[Condition] | None = None  # default: every condition
     targets: StrList = Field(default_factory=list)  # default: every target
     pending_threshold_seconds: float = Field(default=1800, ge=0)
     check_failing_threshold_seconds: float = Field(default=0, ge=0)
@@ -230,7 +228,7 @@ class Settings(BaseSettings):
     basic_auth_username: str | None = None
     basic_auth_password: SecretStr | None = None
     basic_auth_password_file: Path | None = None
-    state_file: Path | None = None  # notifications' memory across restarts (notify_store)
+    state_file: Path | None = None  # notifications' memory across restarts (notify.state_file)
     # expected states' snapshots (default: $XDG_CACHE_HOME/driftwatch or ~/.cache/driftwatch)
     cache_dir: Path | None = None
 

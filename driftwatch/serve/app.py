@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry
 from driftwatch.check import default_states
 from driftwatch.expected.sources import load_expected
 from driftwatch.live.observe import make_engine
-from driftwatch.notify import Notifications
-from driftwatch.notify_config import build_notifiers
-from driftwatch.notify_store import StateFile
+from driftwatch.notify.build import build_notifiers
+from driftwatch.notify.notifications import Notifications
+from driftwatch.notify.state_file import StateFile
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.serve.http import HttpOptions, parse_listen, start_http, web_app
 from driftwatch.serve.metrics import DriftCollector, NotificationCollector
@@ -71,7 +71,7 @@ class ServeApp:
             shutdown_grace_seconds=settings.shutdown_grace_seconds,
             engines=self._engines,
             states=self._expected_states,
-            on_events=[self.notifications] if self.notifications.notifiers else [],
+            on_state=[self.notifications] if self.notifications.notifiers else [],
             scrub=scrub,
         )
         self.registry = CollectorRegistry(auto_describe=False)

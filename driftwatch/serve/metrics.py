@@ -15,12 +15,12 @@ from prometheus_client.registry import Collector
 
 from driftwatch import __version__
 from driftwatch.bounds import LABEL_CHARS, clip, label_value
-from driftwatch.notify_queue import NotifierStats
+from driftwatch.notify.queue import NotifierStats
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
 from driftwatch.serve import metric_specs as m
 from driftwatch.serve.metric_specs import METRICS, NOTIFICATION_METRICS, MetricSpec
-from driftwatch.state import TargetState
 
 
 class _Families:

@@ -28,14 +28,16 @@ from driftwatch.compare.baseline import read_baseline
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.states import ExpectedStates
+from driftwatch.notify.conditions import Change, Condition, Move, target_changes
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
+from driftwatch.revisions import RevisionStateKind
 from driftwatch.secrets import NO_KNOWN_SECRETS, Scrubber
-from driftwatch.state import Event, TargetState, events
 from driftwatch.targets import Target
 
 log = logging.getLogger("driftwatch.daemon")
 
-EventSink = Callable[[TargetState, TargetState, list[Event]], Awaitable[None] | None]
+StateSink = Callable[[TargetState], Awaitable[None] | None]  # told each new state
 
 
 class Scheduler:
@@ -53,7 +55,7 @@ class Scheduler:
         shutdown_grace_seconds: float,
         engines: Mapping[str, AsyncEngine],
         states: ExpectedStates,
-        on_events: Sequence[EventSink] = (),
+        on_state: Sequence[StateSink] = (),
         scrub: Scrubber = NO_KNOWN_SECRETS,
     ) -> None:
         self.targets = {t.name: t for t in targets}
@@ -68,7 +70,7 @@ class Scheduler:
         self._max_age = max_age_seconds
         self._gate = asyncio.Semaphore(concurrency)
         self._grace = shutdown_grace_seconds
-        self._on_events = list(on_events)
+        self._on_state = list(on_state)
         self._states = {
             t.name: TargetState(name=t.name, dialect=t.dialect, labels=t.labels) for t in targets
         }
@@ -231,12 +233,11 @@ class Scheduler:
             "checked",
             extra={"fields": {"target": name, "kind": report.check_kind, "ok": report.succeeded}},
         )
-        happened = events(before, after)
-        for event in happened:
-            _log_event(after, event)
-        for sink in self._on_events:
+        for change in target_changes(before, after):
+            _log_change(after, change)
+        for sink in self._on_state:
             try:
-                result = sink(before, after, happened)
+                result = sink(after)
                 if result is not None:
                     await result
             except Exception:  # a notifier's bug must not stop the checks
@@ -295,11 +296,12 @@ def _quiet_skips(record: logging.LogRecord) -> bool:
     return "maximum number of running instances" not in str(record.msg)
 
 
-def _log_event(state: TargetState, event: Event) -> None:
+def _log_change(state: TargetState, change: Change) -> None:
     report = state.latest
-    fields: dict[str, object] = {"target": state.name, "event": event.value}
+    fields: dict[str, object] = {"target": state.name, "event": change.word}
     level = logging.INFO
-    if event is Event.CHECK_FAILING and report is not None:
+    started = change.move is not Move.ENDED
+    if change.condition is Condition.CHECK_FAILING and started and report is not None:
         fields["error"] = report.error
         level = logging.WARNING
     good = state.last_good
@@ -310,9 +312,8 @@ def _log_event(state: TargetState, event: Event) -> None:
         fields["script_heads"] = label_value(good.revision.script_heads)
     if good is not None and good.schema is not None and good.schema.compared:
         fields["drift"] = len(good.schema.findings)
-        if event in (Event.DRIFT_APPEARED, Event.DRIFT_CHANGED):
+        if change.condition is Condition.DRIFT and started:
             level = logging.WARNING
-    if event in (Event.BEHIND, Event.UNKNOWN_REVISION, Event.MULTIPLE_SCRIPT_HEADS,
-                 Event.PARTIALLY_APPLIED, Event.NO_VERSION_TABLE):  # fmt: skip
+    if change.revision not in (None, RevisionStateKind.AT_HEAD):
         level = logging.WARNING
-    log.log(level, event.value.replace("_", " "), extra={"fields": fields})
+    log.log(level, change.word.replace("_", " "), extra={"fields": fields})

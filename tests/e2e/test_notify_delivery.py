@@ -15,11 +15,12 @@ from datetime import datetime
 
 import pytest
 
-from driftwatch.notify import Notifications, NotifierConfig, NotifierKind
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_config import endpoint
+from driftwatch.notify.build import endpoint
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.memory import Policy
+from driftwatch.notify.notifications import Notifications, NotifierConfig, NotifierKind
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
-from driftwatch.state import TargetState
 from tests.support.receivers import Received, Receiver, receiver
 from tests.unit.test_notify_conditions import AT_HEAD, ROGUE, at, failed, good
 
@@ -43,9 +44,9 @@ class Driver:
         self.state = TargetState(name=name, dialect="postgresql", labels={"team": "db"})
 
     def check(self, report: TargetReport) -> None:
-        before, self.state = self.state, self.state.after(report)
+        self.state = self.state.after(report)
         self.clock.now = report.started_at
-        self.sink(before, self.state, [])
+        self.sink(self.state)
 
     def flap(self, start: int, times: int) -> None:
         """`times` drift transitions: firing, resolved, firing ..."""

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import yaml
 
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.notify_conditions import (
+from driftwatch.notify.conditions import (
     RULES,
     Condition,
-    Policy,
+    Move,
     Transition,
-    due,
+    changes,
     present_conditions,
+    target_changes,
     track_since,
-    transitions,
 )
+from driftwatch.notify.memory import Policy, due, transitions
+from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
-from driftwatch.settings import NotifyEvent
-from driftwatch.state import TargetState
+from driftwatch.settings import NotifierSettings
 from tests.support.tools import REPO_ROOT
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -226,5 +228,34 @@ def test_rules_match_the_prometheus_alerts() -> None:
 
 def test_settings_events_are_the_conditions() -> None:
     """The `events` values the config accepts are exactly the condition names."""
-    allowed: Mapping[str, object] = dict.fromkeys(NotifyEvent.__args__)  # type: ignore[attr-defined]
+    schema = NotifierSettings.model_json_schema()
+    allowed: Mapping[str, object] = dict.fromkeys(schema["$defs"]["Condition"]["enum"])
     assert set(allowed) == {c.value for c in Condition}
+    settings = NotifierSettings(type="webhook", url="https://x.example/", events=["drift"])
+    assert settings.events == [Condition.DRIFT]
+
+
+def test_changes_say_what_started_changed_and_ended() -> None:
+    """The one transition computation: a key only after started, only before ended, and a
+    key in both with other evidence changed."""
+    before = {Condition.DRIFT: "a", Condition.PENDING: 1, Condition.CHECK_FAILING: True}
+    after = {Condition.DRIFT: "b", Condition.PENDING: 1, Condition.UNKNOWN_REVISION: ("zz",)}
+    assert changes(before, after) == {
+        Condition.CHECK_FAILING: Move.ENDED,
+        Condition.DRIFT: Move.CHANGED,
+        Condition.UNKNOWN_REVISION: Move.STARTED,
+    }
+
+
+def test_log_lines_name_revision_states_and_condition_moves() -> None:
+    """A log line is named after the revision state it moved to, or after a condition and
+    how it moved; drift ends only with a check that compared the schema."""
+    fresh = TargetState(name="cp", dialect="postgresql")
+    behind = fresh.after(good(at(0), BEHIND, ROGUE))
+    assert [c.word for c in target_changes(fresh, behind)] == ["behind", "drift_appeared"]
+    uncompared = replace(good(at(1)), schema=SchemaResult(compared=False, skipped_reason="x"))
+    skipped = behind.after(uncompared)
+    assert [c.word for c in target_changes(behind, skipped)] == ["in_sync"]
+    assert [c.word for c in target_changes(skipped, skipped.after(failed(at(2))))] == [
+        "check_failing"
+    ]

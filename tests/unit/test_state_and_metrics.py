@@ -9,11 +9,12 @@ from prometheus_client import CollectorRegistry
 
 from driftwatch.compare.baseline import Baseline, BaselineEntry
 from driftwatch.findings import Finding, FindingKind
+from driftwatch.notify.conditions import target_changes
+from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
 from driftwatch.serve.metric_specs import METRICS
 from driftwatch.serve.metrics import DriftCollector
-from driftwatch.state import Event, TargetState, events
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -64,6 +65,11 @@ def fresh() -> TargetState:
     return TargetState(name="t", dialect="postgresql", labels={"team": "db"})
 
 
+def events(before: TargetState, after: TargetState) -> list[str]:
+    """The `event` values of the log lines the daemon writes for this check."""
+    return [change.word for change in target_changes(before, after)]
+
+
 def test_counters_and_last_good_knowledge_survive_a_failure() -> None:
     """A failed check counts an error and keeps the last successful report."""
     good = report(finding("a"))
@@ -77,19 +83,19 @@ def test_counters_and_last_good_knowledge_survive_a_failure() -> None:
 def test_events_fire_once_per_change() -> None:
     """Drift, revision and failure changes are events; an unchanged tick is none."""
     start = fresh().after(report())
-    assert events(fresh(), start) == [Event.IN_SYNC]
+    assert events(fresh(), start) == ["in_sync"]
     drifted = start.after(report(finding("a")))
-    assert events(start, drifted) == [Event.DRIFT_APPEARED]
+    assert events(start, drifted) == ["drift_appeared"]
     again = drifted.after(report(finding("a"), kind=CheckKind.PROBE))
     assert events(drifted, again) == []
     more = again.after(report(finding("a"), finding("b")))
-    assert events(again, more) == [Event.DRIFT_CHANGED]
+    assert events(again, more) == ["drift_changed"]
     failing = more.after(report(error="down"))
-    assert events(more, failing) == [Event.CHECK_FAILING]
+    assert events(more, failing) == ["check_failing"]
     still = failing.after(report(error="down"))
     assert events(failing, still) == []
     back = still.after(report(rev=revision(RevisionStateKind.BEHIND, pending=2)))
-    assert events(still, back) == [Event.RECOVERED, Event.BEHIND, Event.DRIFT_GONE]
+    assert events(still, back) == ["recovered", "behind", "drift_gone"]
 
 
 def scrape(*states: TargetState, limit: int = 200) -> CollectorRegistry:

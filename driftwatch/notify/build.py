@@ -11,9 +11,10 @@ from collections.abc import Collection
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_payloads import NotifierKind
-from driftwatch.notify_queue import NotifierConfig
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.memory import Policy
+from driftwatch.notify.messages import NotifierKind
+from driftwatch.notify.queue import NotifierConfig
 from driftwatch.settings import NotifierSettings, Settings, read_secret
 
 ALERTMANAGER_PATH = "/api/v2/alerts"
@@ -68,7 +69,7 @@ def _policy(ns: NotifierSettings, origin: str, known_targets: Collection[str]) -
             f"{origin}: targets: no target named {', '.join(map(repr, unknown))} "
             f"(configured: {', '.join(sorted(known_targets))})"
         )
-    conditions = frozenset(Condition) if ns.events is None else frozenset(map(Condition, ns.events))
+    conditions = frozenset(Condition) if ns.events is None else frozenset(ns.events)
     return Policy(
         conditions=conditions,
         targets=frozenset(ns.targets),

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify_conditions import Condition
-from driftwatch.notify_state import NotifyState, state_json
-from driftwatch.notify_store import StateFile, StateWriter
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.memory import NotifyState, state_json
+from driftwatch.notify.state_file import StateFile, StateWriter
 from tests.unit.test_notify_conditions import at
 
 

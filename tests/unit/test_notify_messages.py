@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from driftwatch.notify_conditions import Condition, Transition
-from driftwatch.notify_delivery import (
+from driftwatch.notify.conditions import Condition, Transition
+from driftwatch.notify.delivery import (
     RETRY_AFTER_CAP_SECONDS,
     Verdict,
     _connect_reason,
@@ -24,7 +24,7 @@ from driftwatch.notify_delivery import (
     retry_after_seconds,
     retry_delay,
 )
-from driftwatch.notify_payloads import (
+from driftwatch.notify.messages import (
     WEBHOOK_SCHEMA_VERSION,
     NotifierKind,
     encode,

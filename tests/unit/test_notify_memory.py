@@ -14,27 +14,23 @@ from typing import Any
 import pytest
 
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.notify import Notifications, NotifierConfig, NotifierKind
-from driftwatch.notify_conditions import (
-    Condition,
-    Policy,
-    firing_now,
-    present_conditions,
-    track_since,
-)
-from driftwatch.notify_payloads import Message
-from driftwatch.notify_queue import Notifier
-from driftwatch.notify_state import (
+from driftwatch.notify.conditions import Condition, present_conditions, track_since
+from driftwatch.notify.memory import (
     STATE_VERSION,
     NotifierMemory,
     NotifyState,
+    Policy,
     StateError,
+    firing_now,
     prune,
     state_from_json,
     state_json,
 )
+from driftwatch.notify.messages import Message
+from driftwatch.notify.notifications import Notifications, NotifierConfig, NotifierKind
+from driftwatch.notify.queue import Notifier
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
-from driftwatch.state import TargetState
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
 SECRET_URL = "https://hooks.example/services/T0/B0/s3cr3t"
@@ -75,9 +71,9 @@ class Process:
         self.state = TargetState(name="cp", dialect="postgresql", labels={"team": "db"})
 
     def check(self, report: TargetReport) -> None:
-        before, self.state = self.state, self.state.after(report)
+        self.state = self.state.after(report)
         self.clock.now = report.started_at
-        self.sink(before, self.state, [])
+        self.sink(self.state)
 
     def queued(self, name: str | None = None) -> list[tuple[str, str]]:
         return [

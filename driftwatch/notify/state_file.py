@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify_state import NotifyState, StateError, state_from_json, state_json
+from driftwatch.notify.memory import NotifyState, StateError, state_from_json, state_json
 
 log = logging.getLogger("driftwatch.notify")
 

@@ -23,15 +23,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from driftwatch.notify_conditions import (
-    Condition,
-    Policy,
-    Transition,
-    firing_now,
-    transition,
-    transitions,
-)
-from driftwatch.notify_delivery import (
+from driftwatch.notify.conditions import Condition, Transition, transition
+from driftwatch.notify.delivery import (
     Verdict,
     classify,
     failure_reason,
@@ -39,9 +32,9 @@ from driftwatch.notify_delivery import (
     retry_after_seconds,
     retry_delay,
 )
-from driftwatch.notify_payloads import Message, NotifierKind, batches, encode, render
-from driftwatch.notify_state import NotifierMemory
-from driftwatch.state import TargetState
+from driftwatch.notify.memory import NotifierMemory, Policy, firing_now, transitions
+from driftwatch.notify.messages import Message, NotifierKind, batches, encode, render
+from driftwatch.notify.target import TargetState
 
 log = logging.getLogger("driftwatch.notify")
 

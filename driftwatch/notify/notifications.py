@@ -1,9 +1,9 @@
 """Webhook notifications from `driftwatch serve`: Alertmanager, Slack-compatible, generic JSON.
 
 `Notifications` is the daemon's event sink and an async context manager that owns one worker
-task per notifier (see `notify_queue`). The sink only updates in-memory state and appends to
+task per notifier (see `queue`). The sink only updates in-memory state and appends to
 bounded queues, so a slow or dead receiver never delays a check; on shutdown the queues get a
-short grace to flush. With a state file (`notify_store`), what each receiver was told and
+short grace to flush. With a state file (`state_file`), what each receiver was told and
 what is still queued outlive the process: a restart goes on where the last one stopped.
 """
 
@@ -19,12 +19,12 @@ from types import TracebackType
 import aiohttp
 
 from driftwatch import __version__
-from driftwatch.notify_conditions import Condition, present_conditions, track_since
-from driftwatch.notify_payloads import NotifierKind
-from driftwatch.notify_queue import Notifier, NotifierConfig, NotifierStats
-from driftwatch.notify_state import NotifyState, prune
-from driftwatch.notify_store import SAVE_INTERVAL_SECONDS, StateFile, StateWriter
-from driftwatch.state import Event, TargetState
+from driftwatch.notify.conditions import Condition, present_conditions, track_since
+from driftwatch.notify.memory import NotifyState, prune
+from driftwatch.notify.messages import NotifierKind
+from driftwatch.notify.queue import Notifier, NotifierConfig, NotifierStats
+from driftwatch.notify.state_file import SAVE_INTERVAL_SECONDS, StateFile, StateWriter
+from driftwatch.notify.target import TargetState
 
 __all__ = ["Notifications", "NotifierConfig", "NotifierKind", "NotifierStats"]
 
@@ -63,9 +63,9 @@ class Notifications:
         self._tasks: list[asyncio.Task[None]] = []
         self._sessions: list[aiohttp.ClientSession] = []
 
-    def __call__(self, before: TargetState, after: TargetState, events: list[Event]) -> None:
-        """The event sink: called after every check, returns at once."""
-        del before, events  # conditions are judged on the state itself, transitions per notifier
+    def __call__(self, after: TargetState) -> None:
+        """The state sink: called with each target's new state after every check, returns at
+        once. Conditions are judged on the state itself, transitions per notifier."""
         known = self._since.get(after.name, {})
         since = track_since(known, present_conditions(after), known=after.last_good is not None)
         if since != known:

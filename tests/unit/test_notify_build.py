@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from driftwatch.errors import ConfigError
-from driftwatch.notify import NotifierConfig, NotifierKind, NotifierStats
-from driftwatch.notify_conditions import Condition
-from driftwatch.notify_config import build_notifiers
+from driftwatch.notify.build import build_notifiers
+from driftwatch.notify.conditions import Condition
+from driftwatch.notify.notifications import NotifierConfig, NotifierKind, NotifierStats
 from driftwatch.serve.metric_specs import METRICS, NOTIFICATION_METRICS
 from driftwatch.serve.metrics import NotificationCollector
 from driftwatch.settings import load_settings

@@ -1,4 +1,10 @@
-"""What the notifications remember across a restart, as plain values and as JSON. Pure.
+"""What each receiver was told and is to be told next, and what a restart needs. Pure.
+
+A notifier is told about a condition once it has been present for the notifier's threshold
+(*firing*), and once more when it is gone (*resolved*): one message per transition, never one
+per check (`Policy`, `firing_now`, `transitions`).
+
+What the notifications remember across a restart, as plain values and as JSON:
 
 Per target, the conditions present and since when (what `track_since` tracks), so that
 thresholds count from the first check that saw a condition, not from the restart. Per
@@ -14,10 +20,83 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from driftwatch.notify_conditions import Condition, Policy
-from driftwatch.notify_payloads import Message, NotifierKind
+from driftwatch.notify.conditions import Condition, Move, Transition, changes, transition
+from driftwatch.notify.messages import Message, NotifierKind
+from driftwatch.notify.target import TargetState
 
 STATE_VERSION = 1
+
+
+# --- what a receiver is to be told -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """What one notifier wants to hear about."""
+
+    conditions: frozenset[Condition] = frozenset(Condition)
+    targets: frozenset[str] = frozenset()  # empty: every target
+    thresholds: Mapping[Condition, float] = field(default_factory=dict)  # seconds present first
+
+    def wants(self, target: str) -> bool:
+        return not self.targets or target in self.targets
+
+    def covers(self, target: str, condition: Condition) -> bool:
+        return self.wants(target) and condition in self.conditions
+
+
+def due(
+    since: Mapping[Condition, datetime], policy: Policy, now: datetime
+) -> dict[Condition, datetime]:
+    """The conditions that should be firing for a notifier at `now`, with their start."""
+    return {
+        condition: started
+        for condition, started in since.items()
+        if condition in policy.conditions
+        and (now - started).total_seconds() >= policy.thresholds.get(condition, 0)
+    }
+
+
+def firing_now(
+    since: Mapping[Condition, datetime],
+    announced: Mapping[Condition, datetime],
+    policy: Policy,
+    now: datetime,
+) -> dict[Condition, datetime]:
+    """`due`, and what the receiver was already told and is still present: a threshold
+    raised across a restart does not resolve a condition that has not ended."""
+    firing = due(since, policy, now)
+    held = {c: s for c, s in since.items() if c in announced and c in policy.conditions}
+    return {**held, **firing}
+
+
+def transitions(
+    state: TargetState,
+    announced: Mapping[Condition, datetime],
+    firing: Mapping[Condition, datetime],
+    now: datetime,
+) -> list[Transition]:
+    """What to tell a notifier that has `announced` these conditions, now that `firing` hold.
+
+    Resolved messages come first, then firing ones, each in the order of `Condition`; a
+    condition still firing is told nothing more, whatever its evidence.
+    """
+    moved = changes(announced, firing)
+    gone = [
+        transition(state, c, firing=False, since=announced[c], now=now)
+        for c in Condition
+        if moved.get(c) is Move.ENDED
+    ]
+    new = [
+        transition(state, c, firing=True, since=firing[c], now=now)
+        for c in Condition
+        if moved.get(c) is Move.STARTED
+    ]
+    return gone + new
+
+
+# --- what a restart needs ------------------------------------------------------------------
+
 
 Since = Mapping[str, Mapping[Condition, datetime]]  # target -> condition -> first seen
 

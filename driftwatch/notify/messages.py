@@ -21,7 +21,7 @@ from typing import Any
 
 from driftwatch import __version__
 from driftwatch.bounds import listing
-from driftwatch.notify_conditions import Condition, Transition
+from driftwatch.notify.conditions import Condition, Transition
 from driftwatch.render import target_json
 from driftwatch.report import DEFAULT_FAIL_ON, TargetReport
 from driftwatch.revisions import RevisionState

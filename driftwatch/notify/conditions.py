@@ -1,32 +1,60 @@
-"""Notification conditions: what is wrong with a target now, and what changed. Pure.
+"""Conditions: what is wrong with a target now, and what changed. Pure.
 
-A target's *conditions* are derived from its state after every check. A notifier is told
-about a condition once it has been present for the notifier's threshold (*firing*), and
-once more when it is gone (*resolved*): one message per transition, never one per check.
-The names, severities and runbook links are those of deploy/prometheus/driftwatch.rules.yml,
-so a page reads the same whichever path raised it.
+One vocabulary, `Condition`, names what can be wrong with a target: the notifiers' `events`
+settings, webhook bodies, the state file and the daemon's log lines all use it. One
+computation, `changes`, says what started, changed or ended between two states, for the log
+lines (`target_changes`, one line per change of a target) and for the notifications alike.
+
+A target's *conditions* are derived from its state after every check; what each notifier
+is told of them, and when, is `memory`'s to say. The names, severities and runbook links are
+those of deploy/prometheus/driftwatch.rules.yml, so a page reads the same whichever path
+raised it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
+from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionStateKind
-from driftwatch.state import TargetState
 
 
 class Condition(StrEnum):
-    """A public vocabulary: notifier `events` filters and webhook bodies use these values."""
+    """A public vocabulary: notifier `events` settings, webhook bodies and log lines."""
 
     DRIFT = "drift"
     PENDING = "pending"
     UNKNOWN_REVISION = "unknown_revision"
     MULTIPLE_SCRIPT_HEADS = "multiple_script_heads"
     CHECK_FAILING = "check_failing"
+
+
+class Move(StrEnum):
+    """How a condition changed between two states of a target."""
+
+    STARTED = "started"
+    CHANGED = "changed"  # still present, shown by other evidence (other drift, say)
+    ENDED = "ended"
+
+
+K = TypeVar("K")
+
+
+def changes(before: Mapping[K, Hashable], after: Mapping[K, Hashable]) -> dict[K, Move]:
+    """What started (only in `after`), changed (another value) or ended (only in `before`)
+    between two maps of evidence. Every log line and every notification is one of these."""
+    moved = {key: Move.ENDED for key in before if key not in after}
+    for key, value in after.items():
+        if key not in before:
+            moved[key] = Move.STARTED
+        elif before[key] != value:
+            moved[key] = Move.CHANGED
+    return moved
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +123,73 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     return found
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """One change of a target, worth one log line: a condition that started, changed or
+    ended, or (`condition` None) the revision state that moved to `revision`."""
+
+    condition: Condition | None
+    move: Move
+    revision: RevisionStateKind | None = None
+
+    @property
+    def word(self) -> str:
+        """The log line's `event` value (the README lists them)."""
+        if self.revision is not None:
+            return "in_sync" if self.revision is RevisionStateKind.AT_HEAD else self.revision.value
+        return _LOG_WORDS[(self.condition, self.move)]
+
+
+_LOG_WORDS: Mapping[tuple[Condition | None, Move], str] = {
+    (Condition.CHECK_FAILING, Move.STARTED): "check_failing",
+    (Condition.CHECK_FAILING, Move.ENDED): "recovered",
+    (Condition.DRIFT, Move.STARTED): "drift_appeared",
+    (Condition.DRIFT, Move.CHANGED): "drift_changed",
+    (Condition.DRIFT, Move.ENDED): "drift_gone",
+}
+_REVISION = None  # the key of the revision state among a log line's evidence
+
+
+def _logged(state: TargetState) -> dict[Condition | None, Hashable]:
+    """What the log lines compare: whether the latest check failed, and of the last good
+    check the revision state (kind and pending count) and every finding (pending and
+    unmigrated ones too: the log says what the check saw, the alerts what is judged drift)."""
+    found: dict[Condition | None, Hashable] = {}
+    if state.latest is not None and not state.latest.succeeded:
+        found[Condition.CHECK_FAILING] = True
+    good = state.last_good
+    if good is not None and good.revision is not None:
+        found[_REVISION] = (good.revision.kind, len(good.revision.pending))
+    if good is not None and good.schema is not None and good.schema.findings:
+        found[Condition.DRIFT] = frozenset(
+            (f.kind.value, f.schema, f.table, f.name) for f in good.schema.findings
+        )
+    return found
+
+
+def target_changes(before: TargetState, after: TargetState) -> list[Change]:
+    """The changes between two states of one target, in a stable order: the check, the
+    revision, the drift.
+
+    Revision and drift are judged on what is known (the last good reports), so a failing
+    check does not look like drift going away; failure and recovery are changes of their
+    own, and drift ends only with a check that compared the schema.
+    """
+    known = after.last_good
+    moved = changes(_logged(before), _logged(after))
+    found: list[Change] = []
+    if Condition.CHECK_FAILING in moved:
+        found.append(Change(condition=Condition.CHECK_FAILING, move=moved[Condition.CHECK_FAILING]))
+    revision = known.revision if known is not None else None
+    if moved.get(_REVISION, Move.ENDED) is not Move.ENDED and revision is not None:
+        found.append(Change(condition=None, move=moved[_REVISION], revision=revision.kind))
+    drift = moved.get(Condition.DRIFT)
+    compared = known is not None and known.schema is not None and known.schema.compared
+    if drift is not None and (drift is not Move.ENDED or compared):
+        found.append(Change(condition=Condition.DRIFT, move=drift))
+    return found
+
+
 def report_for(condition: Condition, state: TargetState) -> TargetReport | None:
     """The report a message about `condition` describes (present or gone)."""
     return state.latest if condition is Condition.CHECK_FAILING else state.last_good
@@ -120,46 +215,6 @@ def track_since(
         }
         tracked = {**kept, **tracked}
     return tracked
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
-    """What one notifier wants to hear about."""
-
-    conditions: frozenset[Condition] = frozenset(Condition)
-    targets: frozenset[str] = frozenset()  # empty: every target
-    thresholds: Mapping[Condition, float] = field(default_factory=dict)  # seconds present first
-
-    def wants(self, target: str) -> bool:
-        return not self.targets or target in self.targets
-
-    def covers(self, target: str, condition: Condition) -> bool:
-        return self.wants(target) and condition in self.conditions
-
-
-def due(
-    since: Mapping[Condition, datetime], policy: Policy, now: datetime
-) -> dict[Condition, datetime]:
-    """The conditions that should be firing for a notifier at `now`, with their start."""
-    return {
-        condition: started
-        for condition, started in since.items()
-        if condition in policy.conditions
-        and (now - started).total_seconds() >= policy.thresholds.get(condition, 0)
-    }
-
-
-def firing_now(
-    since: Mapping[Condition, datetime],
-    announced: Mapping[Condition, datetime],
-    policy: Policy,
-    now: datetime,
-) -> dict[Condition, datetime]:
-    """`due`, and what the receiver was already told and is still present: a threshold
-    raised across a restart does not resolve a condition that has not ended."""
-    firing = due(since, policy, now)
-    held = {c: s for c, s in since.items() if c in announced and c in policy.conditions}
-    return {**held, **firing}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,26 +251,3 @@ def transition(
         at=now,
         report=report_for(condition, state),
     )
-
-
-def transitions(
-    state: TargetState,
-    announced: Mapping[Condition, datetime],
-    firing: Mapping[Condition, datetime],
-    now: datetime,
-) -> list[Transition]:
-    """What to tell a notifier that has `announced` these conditions, now that `firing` hold.
-
-    Resolved messages come first, then firing ones, each in the order of `Condition`.
-    """
-    gone = [
-        transition(state, c, firing=False, since=announced[c], now=now)
-        for c in Condition
-        if c in announced and c not in firing
-    ]
-    new = [
-        transition(state, c, firing=True, since=firing[c], now=now)
-        for c in Condition
-        if c in firing and c not in announced
-    ]
-    return gone + new

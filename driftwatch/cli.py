@@ -10,41 +10,32 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from prometheus_client import CollectorRegistry
-
 from driftwatch import __version__
-from driftwatch.check import accept_all, check_targets, default_states
+from driftwatch.check import accept_all, check_targets
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.config.loading import Flags, load_settings
 from driftwatch.config.secrets import (
     NO_KNOWN_SECRETS,
     Scrubber,
-    basic_auth_password,
     configured_secrets,
     scrubber,
     url_secrets,
 )
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target, build_targets
-from driftwatch.daemon import Daemon, run_until_signalled
 from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
-from driftwatch.expected.sources import load_expected
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
-from driftwatch.metrics import DriftCollector, NotificationCollector
-from driftwatch.notify.build import build_notifiers
-from driftwatch.notify.notifications import Notifications
-from driftwatch.notify.state_file import StateFile
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
-from driftwatch.server import HttpOptions, parse_listen, start_http
+from driftwatch.serve.app import ServeApp
 from driftwatch.snapshot_file import (
     SnapshotFile,
     check_writable,
@@ -427,53 +418,8 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     targets = build_targets(settings, names=tuple(args.target))
     console.learn(known_secrets(settings, targets, args))
-    # models and scripts that do not load are bad configuration: refuse to start
-    expected = {target.name: load_expected(target) for target in targets}
-    known = [t.name for t in settings.targets]
-    state_file = None if settings.state_file is None else StateFile(settings.state_file)
-    notifications = Notifications(
-        build_notifiers(settings, known_targets=known), state_file=state_file
-    )
-    if state_file is not None:
-        state_file.check_writable()  # a folder it cannot write in is bad configuration
-        saved = state_file.load()
-        if saved is not None:
-            notifications.restore(saved, targets=[t.name for t in targets])
-    host, port = parse_listen(settings.listen)
-    options = HttpOptions(
-        host=host,
-        port=port,
-        tls_cert_file=settings.tls_cert_file,
-        tls_key_file=settings.tls_key_file,
-        basic_auth_username=settings.basic_auth_username,
-        basic_auth_password=basic_auth_password(settings),
-    )
-    daemon = Daemon(
-        targets,
-        expected,
-        interval_seconds=settings.interval_seconds,
-        jitter_seconds=settings.jitter_seconds,
-        max_age_seconds=settings.max_age_seconds,
-        concurrency=settings.concurrency,
-        shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        on_state=[notifications] if notifications.notifiers else [],
-        scrub=console.scrub,
-        states=default_states(settings.cache_dir),
-    )
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(
-        DriftCollector(daemon.snapshot, drift_table_limit=settings.drift_table_series_limit)
-    )
-    if notifications.notifiers:
-        registry.register(NotificationCollector(notifications.stats))
-
-    async def start(stack: AsyncExitStack) -> None:
-        await start_http(stack, daemon, registry, options)
-        # entered after the HTTP server and before the scheduler: on exit the checks drain
-        # first, then the queues get their flush grace, then the server stops
-        await stack.enter_async_context(notifications)
-
-    asyncio.run(run_until_signalled(daemon, start))
+    app = ServeApp(settings, targets, scrub=console.scrub)
+    asyncio.run(app.run_until_signalled())
     return int(ExitCode.IN_SYNC)
 
 

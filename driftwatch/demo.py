@@ -26,9 +26,9 @@ from driftwatch.config.loading import metadata_from_ini
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
-from driftwatch.metrics import DriftCollector
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
+from driftwatch.serve.metrics import DriftCollector
 
 # changes someone with a SQL prompt might make behind the migrations' back
 OUT_OF_BAND_SQL = (

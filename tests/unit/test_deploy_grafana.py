@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwatch.metric_names import METRICS
+from driftwatch.serve.metric_specs import METRICS
 from tests.support.tools import REPO_ROOT, promql_metric_names, promtool_path
 
 GRAFANA_DIR = REPO_ROOT / "deploy" / "grafana"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwatch.metric_names import METRIC_NAMES
+from driftwatch.serve.metric_specs import METRIC_NAMES
 from tests.support.tools import REPO_ROOT, promql_metric_names, promtool_path
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -60,7 +60,7 @@ def test_promtool_rule_unit_tests_pass() -> None:
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda rule: rule["alert"])
 def test_rule_reads_only_contract_metrics(rule: dict[str, Any]) -> None:
-    """A rule selects only metrics of driftwatch.metric_names (or Prometheus's `up`)."""
+    """A rule selects only metrics of driftwatch.serve.metric_specs (or Prometheus's `up`)."""
     used = promql_metric_names(rule["expr"])
     assert used, f"no metric found in {rule['expr']!r}"
     unknown = used - METRIC_NAMES - FOREIGN_METRICS

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.listener import MAX_CONNECTIONS, RESERVED_FOR_CHECKS, connection_limit
+from driftwatch.serve.listener import MAX_CONNECTIONS, RESERVED_FOR_CHECKS, connection_limit
 from tests.support.servers import unavailable
 from tests.support.tools import REPO_ROOT, systemd_analyze_path
 

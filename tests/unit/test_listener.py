@@ -9,7 +9,7 @@ import logging
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
-from driftwatch.listener import (
+from driftwatch.serve.listener import (
     MAX_CONNECTIONS,
     MIN_CONNECTIONS,
     RESERVED_FOR_CHECKS,

@@ -9,11 +9,11 @@ from prometheus_client import CollectorRegistry
 
 from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError
-from driftwatch.metric_names import METRICS, NOTIFICATION_METRICS
-from driftwatch.metrics import NotificationCollector
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.conditions import Condition
 from driftwatch.notify.notifications import NotifierConfig, NotifierKind, NotifierStats
+from driftwatch.serve.metric_specs import METRICS, NOTIFICATION_METRICS
+from driftwatch.serve.metrics import NotificationCollector
 
 TARGET = """
 [[targets]]

@@ -9,11 +9,12 @@ from prometheus_client import CollectorRegistry
 
 from driftwatch.compare.baseline import Baseline, BaselineEntry
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.metrics import DriftCollector
 from driftwatch.notify.conditions import target_changes
 from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
+from driftwatch.serve.metric_specs import METRICS
+from driftwatch.serve.metrics import DriftCollector
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -227,3 +228,15 @@ def test_a_target_never_checked_has_only_its_counters() -> None:
     assert r.get_sample_value("driftwatch_checks_total", {"target": "t"}) == 0
     assert r.get_sample_value("driftwatch_check_success", {"target": "t"}) is None
     assert r.get_sample_value("driftwatch_revision_at_head", {"target": "t"}) is None
+
+
+def test_the_collector_renders_exactly_the_spec_table() -> None:
+    """Every family of a full scrape is a spec of METRICS, in its order, type, labels and help,
+    and every spec is rendered: the table is the only list of what /metrics exposes."""
+    state = fresh().after(report(finding("a"), rev=revision(RevisionStateKind.BEHIND, pending=1)))
+    families = list(scrape(state).collect())
+    assert [f.name for f in families] == [s.name.removesuffix("_total") for s in METRICS]
+    for family, spec in zip(families, METRICS, strict=True):
+        assert (family.type, family.documentation) == (spec.type, spec.help)
+        extra = ("team",) if spec.name == "driftwatch_target_info" else ()
+        assert {tuple(sample.labels) for sample in family.samples} == {(*spec.labels, *extra)}

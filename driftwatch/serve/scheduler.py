@@ -1,7 +1,9 @@
-"""`driftwatch serve`: one scheduled job per target, the latest knowledge of each, drained on stop.
+"""The daemon's checks: one scheduled job per target, the latest knowledge of each, drained on stop.
 
-The daemon owns its lifecycle on one AsyncExitStack: HTTP server, scheduler, in-flight checks,
-closed in reverse order. A target that fails is a state, never a crash.
+Jobs start spread by jitter, a tick that comes while the target's previous check still runs is
+skipped (and said once), and on stop the running checks get a grace period before they are
+cancelled. A target that fails is a state, never a crash. The engines and expected states are
+the app's (`serve.app`), which opens and closes them; this module only uses them.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,16 +20,16 @@ from pathlib import Path
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.bounds import label_value
-from driftwatch.check import check_target, default_states, failed_report
+from driftwatch.check import check_target, failed_report
 from driftwatch.compare.baseline import read_baseline
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.states import ExpectedStates
-from driftwatch.live.observe import make_engine
 from driftwatch.notify.conditions import Change, Condition, Move, target_changes
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
@@ -39,7 +40,7 @@ log = logging.getLogger("driftwatch.daemon")
 StateSink = Callable[[TargetState], Awaitable[None] | None]  # told each new state
 
 
-class Daemon:
+class Scheduler:
     """Schedules checks and keeps each target's latest state; knows nothing of HTTP."""
 
     def __init__(
@@ -52,13 +53,16 @@ class Daemon:
         max_age_seconds: float,
         concurrency: int,
         shutdown_grace_seconds: float,
+        engines: Mapping[str, AsyncEngine],
+        states: ExpectedStates,
         on_state: Sequence[StateSink] = (),
         scrub: Scrubber = NO_KNOWN_SECRETS,
-        states: ExpectedStates | None = None,
     ) -> None:
         self.targets = {t.name: t for t in targets}
-        # expected states built or read once for the daemon's life; closed with it
-        self._expected_states = states or default_states()
+        # built or read once for the daemon's life (one engine per target, NullPool: no
+        # connection kept open between checks); whoever opened them closes them
+        self._engines = dict(engines)
+        self._expected_states = states
         self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
         self._interval = interval_seconds
@@ -70,9 +74,6 @@ class Daemon:
         self._states = {
             t.name: TargetState(name=t.name, dialect=t.dialect, labels=t.labels) for t in targets
         }
-        # one engine per target for the daemon's life: NullPool keeps no connection open
-        # between checks, and the dialect is set up once instead of on every tick
-        self._engines = {t.name: make_engine(t) for t in targets}
         # the baselines were read with the configuration; a change of their file is re-read
         self._baseline_signatures = {
             t.name: _file_signature(t.baseline_file) for t in targets if t.baseline_file is not None
@@ -80,8 +81,8 @@ class Daemon:
         self._inflight: dict[asyncio.Task[None], str] = {}  # running checks, by target
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
         self._stopping = False
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
+        self._jobs = AsyncIOScheduler(timezone=UTC)
+        self._jobs.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     # --- what the HTTP side reads ---------------------------------------------------------
 
@@ -92,7 +93,7 @@ class Daemon:
         return all(state.checked for state in self._states.values())
 
     def alive(self) -> bool:
-        return self.scheduler.running and not self._stopping
+        return self._jobs.running and not self._stopping
 
     def latest_reports(self) -> list[TargetReport]:
         return [s.latest for s in self.snapshot() if s.latest is not None]
@@ -107,13 +108,14 @@ class Daemon:
             return self._jitter
         return min(self.interval_of(target) * 0.1, 30.0)
 
-    def start(self) -> None:
+    def start(self, stack: AsyncExitStack) -> None:
+        """Schedule every target's checks until `stack` closes, which drains them."""
         now = datetime.now(UTC)
         for target in self.targets.values():
             interval = self.interval_of(target)
             # first checks right away but spread a little, so a fleet does not stampede
             first = now + timedelta(seconds=random.uniform(0, min(self.jitter_of(target), 2.0)))  # noqa: S311
-            self.scheduler.add_job(
+            self._jobs.add_job(
                 self.tick,
                 trigger=IntervalTrigger(seconds=interval, jitter=self.jitter_of(target) or None),
                 args=[target.name],
@@ -125,7 +127,9 @@ class Daemon:
                 next_run_time=first,
             )
         _SCHEDULER_LOG.addFilter(_quiet_skips)
-        self.scheduler.start()
+        stack.callback(_SCHEDULER_LOG.removeFilter, _quiet_skips)
+        self._jobs.start()
+        stack.push_async_callback(self.drain)
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
         """A tick came while the target's previous check still ran: say so once per overrun.
@@ -249,8 +253,8 @@ class Daemon:
         self._stopping = True
         # paused, not shut down: shutting APScheduler's asyncio executor down cancels the
         # running checks at once, whatever the grace
-        if self.scheduler.running:
-            self.scheduler.pause()
+        if self._jobs.running:
+            self._jobs.pause()
         pending = dict(self._inflight)
         if pending:
             log.info(
@@ -271,16 +275,8 @@ class Daemon:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late, timeout=5)
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-    async def close(self) -> None:
-        """Drain, then release the engines and the scratch servers."""
-        await self.drain()
-        _SCHEDULER_LOG.removeFilter(_quiet_skips)
-        for engine in self._engines.values():
-            await engine.dispose()
-        await self._expected_states.close()
+        if self._jobs.running:
+            self._jobs.shutdown(wait=False)
 
 
 def _file_signature(path: Path) -> tuple[int, int, int] | None:
@@ -298,7 +294,7 @@ _SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")
 
 def _quiet_skips(record: logging.LogRecord) -> bool:
     """Drop APScheduler's per-tick "maximum number of running instances" warning (see
-    Daemon._skipped, which says it once)."""
+    Scheduler._skipped, which says it once)."""
     return "maximum number of running instances" not in str(record.msg)
 
 
@@ -323,24 +319,3 @@ def _log_change(state: TargetState, change: Change) -> None:
     if change.revision not in (None, RevisionStateKind.AT_HEAD):
         level = logging.WARNING
     log.log(level, change.word.replace("_", " "), extra={"fields": fields})
-
-
-async def run_until_signalled(
-    daemon: Daemon, start_http: Callable[[AsyncExitStack], Awaitable[None]]
-) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and close everything in reverse order."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with AsyncExitStack() as stack:
-        await start_http(stack)
-        daemon.start()
-        stack.push_async_callback(daemon.close)
-        log.info(
-            "started",
-            extra={"fields": {"targets": ",".join(daemon.targets), "ready": daemon.ready()}},
-        )
-        await stop.wait()
-        log.info("stopping")
-    log.info("stopped")

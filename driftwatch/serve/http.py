@@ -22,9 +22,10 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from driftwatch.daemon import Daemon
 from driftwatch.errors import ConfigError
-from driftwatch.listener import (
+from driftwatch.render import report_json
+from driftwatch.report import Report
+from driftwatch.serve.listener import (
     TIMEOUT_SECONDS,
     ClientErrorFilter,
     Listener,
@@ -33,8 +34,7 @@ from driftwatch.listener import (
     listening_sockets,
     open_file_limit,
 )
-from driftwatch.render import report_json
-from driftwatch.report import Report
+from driftwatch.serve.scheduler import Scheduler
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -85,7 +85,10 @@ def _basic_auth(username: str, password: str) -> Middleware:
     return middleware
 
 
-def build_app(daemon: Daemon, registry: CollectorRegistry, options: HttpOptions) -> web.Application:
+def web_app(
+    scheduler: Scheduler, registry: CollectorRegistry, options: HttpOptions
+) -> web.Application:
+    """The endpoints, reading the scheduler's target states and `registry` at request time."""
     middlewares: list[Middleware] = []
     if options.basic_auth_username and options.basic_auth_password:
         middlewares.append(_basic_auth(options.basic_auth_username, options.basic_auth_password))
@@ -97,18 +100,18 @@ def build_app(daemon: Daemon, registry: CollectorRegistry, options: HttpOptions)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(_request: web.Request) -> web.Response:
-        if daemon.alive():
+        if scheduler.alive():
             return web.Response(text="ok\n")
         return web.Response(status=503, text="scheduler not running\n")
 
     async def readyz(_request: web.Request) -> web.Response:
-        waiting = [s.name for s in daemon.snapshot() if not s.checked]
+        waiting = [s.name for s in scheduler.snapshot() if not s.checked]
         if not waiting:
             return web.Response(text="ready\n")
         return web.Response(status=503, text=f"not checked yet: {', '.join(waiting)}\n")
 
     async def report(_request: web.Request) -> web.Response:
-        latest = Report(targets=tuple(daemon.latest_reports()), generated_at=datetime.now(UTC))
+        latest = Report(targets=tuple(scheduler.latest_reports()), generated_at=datetime.now(UTC))
         return web.Response(
             text=json.dumps(report_json(latest), indent=2), content_type="application/json"
         )
@@ -131,10 +134,8 @@ def _ssl_context(options: HttpOptions) -> ssl.SSLContext | None:
     return context
 
 
-async def start_http(
-    stack: AsyncExitStack, daemon: Daemon, registry: CollectorRegistry, options: HttpOptions
-) -> None:
-    """Serve the endpoints until `stack` closes, within the limits of `driftwatch.listener`."""
+async def start_http(stack: AsyncExitStack, app: web.Application, options: HttpOptions) -> None:
+    """Serve `app` until `stack` closes, within the limits of `serve.listener`."""
     ssl_context = _ssl_context(options)
     open_files = open_file_limit()
     max_connections = connection_limit(open_files)
@@ -144,7 +145,7 @@ async def start_http(
     _REQUEST_LOG.addFilter(client_errors)
     stack.callback(_REQUEST_LOG.removeFilter, client_errors)
     runner = web.AppRunner(
-        build_app(daemon, registry, options),
+        app,
         access_log=None,
         logger=_REQUEST_LOG,
         # idle keep-alive connections, and requests stalled after the first, are closed after

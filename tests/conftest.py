@@ -79,3 +79,22 @@ def any_url(request: pytest.FixtureRequest) -> URL:
     fixture = {"postgresql": "pg_url", "sqlite": "sqlite_url", "mysql": "mysql_url"}[request.param]
     url: URL = request.getfixturevalue(fixture)
     return url
+
+
+# the fixtures that need a server, and the dialect names a parametrized test may carry
+_POSTGRES_FIXTURES = frozenset({"pg_server", "pg_url"})
+_MYSQL_FIXTURES = frozenset({"my_server", "mysql_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a server (`-m "not mysql"` deselects them all): by the
+    fixtures it uses, and by the dialect a parametrized test runs on (`any_url`, `dialect`,
+    which reach their server through `request.getfixturevalue`)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        dialects = {str(v) for k, v in params.items() if k in ("dialect", "any_url")}
+        if names & _POSTGRES_FIXTURES or "postgresql" in dialects:
+            item.add_marker(pytest.mark.postgres)
+        if names & _MYSQL_FIXTURES or "mysql" in dialects:
+            item.add_marker(pytest.mark.mysql)

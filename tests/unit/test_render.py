@@ -361,8 +361,6 @@ def test_json_accepted_findings_and_unmatched_entries() -> None:
             "message": "extra_index on orders",
             "attribution": "unattributed",
             "revision": None,
-        "attribution": "unattributed",
-        "revision": None,
             "reason": "DBA index for the weekly report",
         }
     ]

@@ -115,9 +115,18 @@ def test_collector_exports_revision_and_drift() -> None:
         == 1
     )
     assert r.get_sample_value("driftwatch_schema_in_sync", t) == 0
-    assert r.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "extra_index", "attribution": "unattributed"}) == 1
     assert (
-        r.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "type_mismatch", "attribution": "unattributed"})
+        r.get_sample_value(
+            "driftwatch_schema_drift_objects",
+            {**t, "kind": "extra_index", "attribution": "unattributed"},
+        )
+        == 1
+    )
+    assert (
+        r.get_sample_value(
+            "driftwatch_schema_drift_objects",
+            {**t, "kind": "type_mismatch", "attribution": "unattributed"},
+        )
         is None
     )
     assert r.get_sample_value("driftwatch_checks_total", t) == 1
@@ -132,12 +141,19 @@ def test_fixed_drift_series_disappear() -> None:
     drifted = fresh().after(report(finding("a")))
     fixed = drifted.after(report(at=T0 + timedelta(minutes=1)))
     r = scrape(fixed)
-    labels = {"target": "t", "schema": "public", "table": "a", "kind": "extra_index", "attribution": "unattributed"}
+    labels = {
+        "target": "t",
+        "schema": "public",
+        "table": "a",
+        "kind": "extra_index",
+        "attribution": "unattributed",
+    }
     assert scrape(drifted).get_sample_value("driftwatch_schema_drift_table", labels) == 1
     assert r.get_sample_value("driftwatch_schema_drift_table", labels) is None
     assert (
         r.get_sample_value(
-            "driftwatch_schema_drift_objects", {"target": "t", "kind": "extra_index", "attribution": "unattributed"}
+            "driftwatch_schema_drift_objects",
+            {"target": "t", "kind": "extra_index", "attribution": "unattributed"},
         )
         is None
     )
@@ -156,7 +172,11 @@ def test_accepted_findings_are_counted_apart_from_drift() -> None:
     assert r.get_sample_value("driftwatch_schema_drift_accepted_objects", t) == 1
     assert r.get_sample_value("driftwatch_schema_in_sync", t) == 0
     assert (
-        r.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "extra_index", "attribution": "unattributed"}) is None
+        r.get_sample_value(
+            "driftwatch_schema_drift_objects",
+            {**t, "kind": "extra_index", "attribution": "unattributed"},
+        )
+        is None
     )
     tables = {
         s.labels["table"]

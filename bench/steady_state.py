@@ -2,8 +2,9 @@
 
 For each size, the script creates a throwaway database holding N generated tables (mixed
 column types, a primary key, indexes, foreign keys to earlier tables, a unique constraint,
-comments on some), stamps it with a one-revision alembic scripts folder, and measures in
-the same run, on the same database:
+comments on some), stamps it with a one-revision alembic scripts folder (whose replay
+starts from the models' create_all, `replay_bootstrap`), and measures in the same run, on
+the same database:
 
   alembic compare_metadata      what `alembic check` runs, on a fresh connection (connect
                                 included), compare_type on: the peer every ratio is against
@@ -276,10 +277,14 @@ def write_scripts(folder: Path) -> Path:
 
 
 def register_models(metadata: sa.MetaData, tables: int) -> str:
-    """Make the metadata importable as `module:attr`, as a Target names it."""
+    """Make the metadata importable as `module:metadata`, as a Target names it, with a
+    `module:create_all` replay bootstrap: the database is created from the models and
+    stamped, so the one revision's migration creates nothing and the replay must start from
+    what create_all makes (else every table would be drift, and unmigrated)."""
     module_name = f"driftwatch_bench_models_{tables}_{uuid.uuid4().hex[:6]}"
     module = types.ModuleType(module_name)
     module.metadata = metadata  # type: ignore[attr-defined]
+    module.create_all = metadata.create_all  # type: ignore[attr-defined]
     sys.modules[module_name] = module
     return f"{module_name}:metadata"
 
@@ -718,6 +723,20 @@ def print_table(
         print(f"  round trips:      {trip_ratios}")
 
 
+def bench_target(url: URL, folder: Path, metadata: sa.MetaData, tables: int) -> Target:
+    """The target checked: the one-revision scripts, the models, their create_all as the
+    replay's bootstrap."""
+    models = register_models(metadata, tables)
+    return Target(
+        name="bench",
+        url=url,
+        script_location=str(write_scripts(folder / "scripts")),
+        metadata=(models,),
+        replay_bootstrap=models.replace(":metadata", ":create_all"),
+        timeouts=Timeouts(check_timeout_seconds=3600, statement_timeout_seconds=600),
+    )
+
+
 async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> None:
     generated = build_metadata(tables, server.dialect, seed)
     print(f"\n== {tables} tables: {generated.shape} ==", flush=True)
@@ -729,13 +748,7 @@ async def bench_size(server: Server, tables: int, repeat: int, seed: int) -> Non
         await server.load(url, ddl_batches(generated.metadata, server.dialect))
         created = time.perf_counter() - clock
 
-        target = Target(
-            name="bench",
-            url=url,
-            script_location=str(write_scripts(folder / "scripts")),
-            metadata=(register_models(generated.metadata, tables),),
-            timeouts=Timeouts(check_timeout_seconds=3600, statement_timeout_seconds=600),
-        )
+        target = bench_target(url, folder, generated.metadata, tables)
         clock = time.perf_counter()
         expected = load_expected(target)
         loaded = time.perf_counter() - clock

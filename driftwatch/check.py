@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from driftwatch.bounds import clip
+from driftwatch.bounds import clip, listing
 from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
@@ -223,7 +223,8 @@ async def _revision_states(
         return None
     heads = seen.database_heads
     if heads is None or revision.kind not in _REPLAYABLE:
-        unknown = ", ".join(revision.unknown) or "none"
+        # the version table is the database's data: its rows are listed within bounds
+        unknown = listing(revision.unknown) or "none"
         why = f"the database's revision ({unknown}) is not in the scripts"
         return RevisionStates(unavailable=why)
     plan = ReplayPlan(

@@ -77,16 +77,17 @@ def test_write_baseline_then_check_is_in_sync(pg_url: URL, tmp_path: Path) -> No
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stderr == ""
-    assert (
-        "matches the models, 2 accepted by baseline (full comparison, snapshot)" in checked.stdout
-    )
+    assert "matches the models, 2 accepted by baseline (full comparison, replay)" in checked.stdout
 
     execute(pg_url, "ALTER TABLE users ADD COLUMN nickname VARCHAR(40)")
     drifted = run_driftwatch(
         "check", *shop_flags(pg_url, "--baseline", str(baseline)), cwd=tmp_path
     )
     assert drifted.returncode == 1
-    assert "1 difference, 2 accepted by baseline" in drifted.stdout
+    assert "1 difference: 1 drift, 2 accepted by baseline (full comparison, replay)" in (
+        drifted.stdout
+    )
+    assert "  drift: the database is not what its revision's migrations produce" in drifted.stdout
 
 
 def test_rewriting_keeps_reasons_and_patterns_and_drops_stale_entries(

@@ -38,12 +38,12 @@ def check_json(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tupl
 
 def test_in_sync_text_and_exit_0(any_url: URL, tmp_path: Path) -> None:
     """A database at head with matching models: text report, exit 0, nothing on stderr. The
-    comparison is the snapshot one where a scratch database is had (SQLite in memory,
-    PostgreSQL's embedded server), alembic's on MySQL without scratch_url, and says so."""
+    comparison replays the migrations where a scratch database is had (SQLite in memory,
+    PostgreSQL's embedded server), is alembic's on MySQL without scratch_url, and says so."""
     migrate(any_url, "head")
 
     result = run_driftwatch("check", *shop_flags(any_url), cwd=tmp_path)
-    method = "alembic" if any_url.get_backend_name() == "mysql" else "snapshot"
+    method = "alembic" if any_url.get_backend_name() == "mysql" else "replay"
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -55,7 +55,10 @@ def test_in_sync_text_and_exit_0(any_url: URL, tmp_path: Path) -> None:
 
 
 def test_drift_text_and_exit_1(any_url: URL, tmp_path: Path) -> None:
-    """Behind and drifted: revision first, findings grouped by table, summary; exit 1."""
+    """Behind and drifted: revision first, findings grouped by attribution then table,
+    summary; exit 1. With a replay (PostgreSQL, SQLite) the table made by hand is drift and
+    the pending migration's column is pending, named with its revision; without one (MySQL,
+    no scratch database) both are differences from the models, unattributed."""
     migrate(any_url, "b2")
     execute(any_url, "CREATE TABLE coupons (id INTEGER PRIMARY KEY)")
 
@@ -64,14 +67,28 @@ def test_drift_text_and_exit_1(any_url: URL, tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr == ""
     out = result.stdout
+    replayed = any_url.get_backend_name() != "mysql"
     assert out.index("revision  BEHIND: 1 migration pending") < out.index("pending  c3")
     assert out.index("pending  c3  add users.active") < out.index("schema    2 differences")
     coupons = next(line for line in out.splitlines() if line.strip().endswith(".coupons"))
     users = next(line for line in out.splitlines() if line.strip().endswith(".users"))
     assert out.index(coupons) < out.index(users)
     assert "extra_table" in out.split(coupons)[1].split(users)[0]
-    assert "missing_column       active" in out.split(users)[1]
-    assert "=> OUT OF SYNC: behind, 2 schema difference(s)" in out
+    active = next(line for line in out.split(users)[1].splitlines() if "active" in line)
+    assert active.split()[:2] == ["missing_column", "active"]
+    if replayed:
+        assert "schema    2 differences: 1 drift, 1 pending (full comparison, replay)" in out
+        drift = "  drift: the database is not what its revision's migrations produce"
+        pending = "  pending: what the migrations not yet run will change"
+        assert out.index(drift) < out.index(coupons) < out.index(pending) < out.index(users)
+        assert "database: table" in out.split(coupons)[1].split(pending)[0]
+        assert "at head: " in active and active.endswith("; by c3")
+        assert "=> OUT OF SYNC: behind, 1 drift, 1 pending" in out
+    else:
+        assert "schema    2 differences (full comparison, alembic)" in out
+        assert "drift:" not in out and "pending:" not in out
+        assert "models: " in active
+        assert "=> OUT OF SYNC: behind, 2 schema difference(s)" in out
 
 
 def test_json_report(any_url: URL, tmp_path: Path) -> None:
@@ -82,7 +99,7 @@ def test_json_report(any_url: URL, tmp_path: Path) -> None:
     code, data = check_json(*shop_flags(any_url), cwd=tmp_path)
 
     assert code == 1
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert (data["status"], data["exit_code"]) == ("out_of_sync", 1)
     (target,) = data["targets"]
     assert target["dialect"] == any_url.get_backend_name()
@@ -102,7 +119,19 @@ def test_json_report(any_url: URL, tmp_path: Path) -> None:
         "expected",
         "actual",
         "message",
+        "attribution",
+        "revision",
     }
+    # at head, a column added by hand: drift once the migrations are replayed (not on MySQL
+    # without a scratch database, where the models alone are compared)
+    replayed = any_url.get_backend_name() != "mysql"
+    assert (finding["attribution"], finding["revision"]) == (
+        "drift" if replayed else "unattributed",
+        None,
+    )
+    assert target["schema"]["method"] == ("replay" if replayed else "alembic")
+    assert target["schema"]["counts_by_attribution"] == {finding["attribution"]: 1}
+    assert target["schema"]["in_sync"] is False
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ def test_in_sync_target_exports_green_metrics(pg_url: URL, tmp_path: Path) -> No
         status, body = daemon.get("/report")
         assert status == 200
         report = json.loads(body)
-        assert report["schema_version"] == 1
+        assert report["schema_version"] == 2
         assert [t["status"] for t in report["targets"]] == ["in_sync"]
 
         exposition = tmp_path / "metrics.txt"
@@ -137,14 +137,26 @@ def test_upgrade_and_out_of_band_change_show_within_an_interval(
         daemon.wait_for(
             "drift",
             lambda: (
-                daemon.value("driftwatch_schema_drift_objects", target="cp", kind="extra_column")
+                daemon.value(
+                    "driftwatch_schema_drift_objects",
+                    target="cp",
+                    kind="extra_column",
+                    attribution="drift",
+                )
                 == 1
             ),
         )
         assert daemon.value("driftwatch_schema_in_sync", target="cp") == 0
         table = daemon.series("driftwatch_schema_drift_table", target="cp")
+        # at head with the migrations replayed: a column added by hand is drift
         assert list(table) == [
-            (("kind", "extra_column"), ("schema", "public"), ("table", "agents"), ("target", "cp"))
+            (
+                ("attribution", "drift"),
+                ("kind", "extra_column"),
+                ("schema", "public"),
+                ("table", "agents"),
+                ("target", "cp"),
+            )
         ]
 
         sql(pg_url, "ALTER TABLE agents DROP COLUMN rogue")

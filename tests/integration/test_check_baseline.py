@@ -86,16 +86,19 @@ def test_accepted_findings_have_their_own_metric(pg_url: URL) -> None:
     registry.register(DriftCollector(lambda: [state]))
     t = {"target": "shop"}
 
+    # at head, with the migrations replayed: both changes are drift, one of them accepted
+    drift = {**t, "attribution": "drift"}
     assert registry.get_sample_value("driftwatch_schema_drift_accepted_objects", t) == 1
     assert registry.get_sample_value("driftwatch_schema_in_sync", t) == 0
-    assert (
-        registry.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "extra_column"})
-        == 1
-    )
-    assert (
-        registry.get_sample_value("driftwatch_schema_drift_objects", {**t, "kind": "extra_index"})
-        is None
-    )
+    objects = "driftwatch_schema_drift_objects"
+    assert registry.get_sample_value(objects, {**drift, "kind": "extra_column"}) == 1
+    assert registry.get_sample_value(objects, {**drift, "kind": "extra_index"}) is None
+    assert [
+        (s.labels["kind"], s.labels["attribution"], s.value)
+        for m in registry.collect()
+        if m.name == objects
+        for s in m.samples
+    ] == [("extra_column", "drift", 1)]
 
 
 def test_pinned_actual_makes_a_second_type_change_drift_again(pg_url: URL) -> None:

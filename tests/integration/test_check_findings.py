@@ -2,8 +2,9 @@
 
 Each case starts from the shop scenario migrated to head (models and database agree), makes
 one change a person with a SQL prompt could make, and expects exactly one finding of the
-right kind, on the right table and object, with the expected (models) and actual (live)
-sides filled in.
+right kind, on the right table and object, attributed to drift where the migrations were
+replayed, with the expected (what the migrations produce; the models', through alembic's
+comparison) and actual (live) sides filled in.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
-from driftwatch.findings import Finding, FindingKind
+from driftwatch.findings import Attribution, Finding, FindingKind
 from driftwatch.report import TargetReport
 from tests.integration.test_snapshot_coverage import COVERED_KINDS
 from tests.support.scenarios import (
@@ -29,6 +30,12 @@ from tests.support.scenarios import (
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 COMPARISONS = ("snapshot", "alembic")
+# what each comparison setting runs on a database at a revision the scripts know: the
+# snapshot one replays the migrations, so an out-of-band change is attributed to drift (the
+# expected side is what the migrations produce, in the server's words); alembic's compares
+# with the models, with no replay, so its findings are unattributed
+METHOD = {"snapshot": "replay", "alembic": "alembic"}
+ATTRIBUTION = {"snapshot": Attribution.DRIFT, "alembic": Attribution.UNATTRIBUTED}
 URL_FIXTURES = {"postgresql": "pg_url", "mysql": "mysql_url", "sqlite": "sqlite_url"}
 
 
@@ -634,10 +641,11 @@ def test_out_of_band_change_gives_one_finding(
         url, compare_server_default=drift.compare_server_default, **comparing(comparison, url)
     )
 
-    assert report.schema is not None and report.schema.method == comparison
+    assert report.schema is not None and report.schema.method == METHOD[comparison]
     found = [(f.kind, f.table, f.name) for f in _findings(report)]
     assert found == [(drift.kind_on(dialect, comparison), drift.table, drift.name_on(dialect))]
     (finding,) = _findings(report)
+    assert (finding.attribution, finding.revision) == (ATTRIBUTION[comparison], None)
     assert finding.actual != finding.expected
     assert finding.schema == report_default_schema(url, dialect)
     assert finding.message
@@ -670,7 +678,7 @@ def test_fresh_database_at_head_has_no_findings(
         any_url, compare_server_default=compare_server_default, **comparing(comparison, any_url)
     )
 
-    assert report.schema is not None and report.schema.method == comparison
+    assert report.schema is not None and report.schema.method == METHOD[comparison]
     assert _findings(report) == ()
     assert report.revision is not None and report.revision.kind.value == "at_head"
     assert report.status().value == "in_sync"

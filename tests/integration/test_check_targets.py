@@ -187,9 +187,18 @@ def test_fail_on_chooses_what_counts(sqlite_url: URL) -> None:
     )
 
 
-def test_no_version_table_is_an_error_whatever_fail_on_says(sqlite_url: URL) -> None:
-    """A database with no version table could not be checked: exit 2 even for --fail-on schema."""
+def test_no_version_table_is_an_error_that_fail_on_error_counts(sqlite_url: URL) -> None:
+    """A database with no version table could not be checked: its target's status is error
+    whatever --fail-on says, and the exit code is 2 while `error` is in --fail-on (as by
+    default); a --fail-on without it leaves the target out of the exit code."""
     execute(sqlite_url, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
     target = shop_target(sqlite_url)
 
-    assert _run([target], frozenset({Category.SCHEMA})).exit_code() is ExitCode.ERROR
+    assert _run([target]).exit_code() is ExitCode.ERROR
+    assert _run([target], frozenset({Category.SCHEMA, Category.ERROR})).exit_code() is (
+        ExitCode.ERROR
+    )
+    schema_only = _run([target], frozenset({Category.SCHEMA}))
+    assert schema_only.targets[0].status(schema_only.fail_on) is Status.ERROR
+    assert [p for p in schema_only.problems() if "no alembic version table" in p]
+    assert schema_only.exit_code() is ExitCode.IN_SYNC

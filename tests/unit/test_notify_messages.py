@@ -82,7 +82,7 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
     assert notes["runbook_url"].endswith("docs/runbook.md#driftwatchschemadrift")
     assert (
         "1 schema difference (extra_column 1), differs from the models: "
-        "extra_column public.agents.rogue" in (notes["description"])
+        "extra_column public.agents.rogue" in notes["description"]
     )
     assert alert["startsAt"] == "2026-11-24T06:00:00.000Z"
     assert alert["endsAt"] == "2026-11-24T07:04:00.000Z"  # now + 240 s

@@ -23,6 +23,7 @@ from sqlalchemy import MetaData
 from driftwatch.config.loading import read_ini
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError, MetadataError, ScriptsError
+from driftwatch.expected.stamps import Stamp, stamp
 from driftwatch.revisions import ScriptGraph, ScriptRevision
 
 
@@ -33,23 +34,8 @@ class Expected:
     scripts: ScriptGraph
     metadata: MetaData | None  # None: no models configured, schema comparison is skipped
     script_files: tuple[str, ...] = ()  # where `scripts` was read from, to notice edits
-    script_signature: tuple[tuple[str, int], ...] = ()  # their modification times when read
+    script_stamp: Stamp = ()  # their stamp when read (see `stamps`)
     directory: ScriptDirectory | None = None  # alembic's own view of the scripts, for replay
-
-
-def files_signature(paths: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """Modification times of the script files and their folders (a new file touches its folder).
-
-    Cheap enough to compute on every daemon tick: one stat per file.
-    """
-    entries = sorted({*paths, *(str(Path(p).parent) for p in paths)})
-    signature = []
-    for entry in entries:
-        try:
-            signature.append((entry, Path(entry).stat().st_mtime_ns))
-        except OSError:
-            signature.append((entry, -1))
-    return tuple(signature)
 
 
 def _prepend_sys_path(paths: list[str]) -> None:
@@ -302,20 +288,20 @@ def load_expected(target: Target) -> Expected:
         scripts=scripts,
         metadata=load_metadata(target),
         script_files=files,
-        script_signature=files_signature(files),
+        script_stamp=stamp(files, folders=True),
         directory=directory,
     )
 
 
 def refresh_scripts(target: Target, expected: Expected) -> Expected:
     """`expected` with its scripts re-read if a script file changed since; models stay."""
-    if files_signature(expected.script_files) == expected.script_signature:
+    if stamp(expected.script_files, folders=True) == expected.script_stamp:
         return expected
     scripts, files, directory = load_scripts(target)
     return Expected(
         scripts=scripts,
         metadata=expected.metadata,
         script_files=files,
-        script_signature=files_signature(files),
+        script_stamp=stamp(files, folders=True),
         directory=directory,
     )

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from driftwatch.bounds import label_value
 from driftwatch.check import check_target, failed_report
-from driftwatch.compare.baseline import read_baseline
+from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import Expected, refresh_scripts
+from driftwatch.expected.stamps import stamp
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.notify.conditions import Change, Condition, Move, target_changes
 from driftwatch.notify.target import TargetState
@@ -75,8 +75,10 @@ class Scheduler:
             t.name: TargetState(name=t.name, dialect=t.dialect, labels=t.labels) for t in targets
         }
         # the baselines were read with the configuration; a change of their file is re-read
-        self._baseline_signatures = {
-            t.name: _file_signature(t.baseline_file) for t in targets if t.baseline_file is not None
+        # into here (the targets themselves stay as configured)
+        self._baselines = {t.name: t.baseline for t in targets}
+        self._baseline_stamps = {
+            t.name: stamp((t.baseline_file,)) for t in targets if t.baseline_file is not None
         }
         self._inflight: dict[asyncio.Task[None], str] = {}  # running checks, by target
         self._overrunning: set[str] = set()  # targets whose running check outlived a tick
@@ -185,13 +187,13 @@ class Scheduler:
         started_at = datetime.now(UTC)
         try:
             expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
-            target = await asyncio.to_thread(self._refresh_baseline, target)
+            baseline = await asyncio.to_thread(self._refresh_baseline, target)
         except DriftwatchError as exc:
             return failed_report(target, str(exc), started_at=started_at)
         self._expected[name] = expected
         previous = self._states[name].last_good
         return await check_target(
-            target,
+            replace(target, baseline=baseline),
             expected=expected,
             previous=previous,
             max_age_seconds=self._max_age,
@@ -199,30 +201,29 @@ class Scheduler:
             states=self._expected_states,
         )
 
-    def _refresh_baseline(self, target: Target) -> Target:
-        """`target` with its baseline file re-read if the file changed since it was read.
+    def _refresh_baseline(self, target: Target) -> Baseline | None:
+        """`target`'s baseline, its file re-read if the file changed since it was read.
 
         A bad edit fails the target's checks (ConfigError, naming the file) until mended:
         silently keeping the old baseline would judge drift by rules nobody sees any more.
         """
         path = target.baseline_file
         if path is None:
-            return target
-        signature = _file_signature(path)
-        if signature == self._baseline_signatures.get(target.name):
-            return target
+            return target.baseline
+        now = stamp((path,))
+        if now == self._baseline_stamps.get(target.name):
+            return self._baselines[target.name]
         try:
             baseline = read_baseline(path)
         except ConfigError as exc:
             raise ConfigError(exc.message, target=target.name) from None
-        target = replace(target, baseline=baseline)
-        self.targets[target.name] = target
-        self._baseline_signatures[target.name] = signature
+        self._baselines[target.name] = baseline
+        self._baseline_stamps[target.name] = now
         log.info(
             "baseline read",
             extra={"fields": {"target": target.name, "entries": len(baseline.entries)}},
         )
-        return target
+        return baseline
 
     async def _record(self, name: str, report: TargetReport) -> None:
         # the one door into the daemon's state: /report, metrics, logs and notifications
@@ -277,16 +278,6 @@ class Scheduler:
                 await asyncio.wait(late, timeout=5)
         if self._jobs.running:
             self._jobs.shutdown(wait=False)
-
-
-def _file_signature(path: Path) -> tuple[int, int, int] | None:
-    """What changes when a file is edited or replaced (a ConfigMap swaps a symlink): the
-    file's own stat, not its folder's, which other files in it would move."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 _SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler")

@@ -2,8 +2,8 @@
 
 The models' state is materialised in a scratch database (`models_ddl.materialise`) and read
 back with the same reader as a live database, so both sides are the server's own words. A
-state is built once per content: its snapshot is cached on disk under a key made of the DDL
-the models produce, the dialect and the scratch server, and a check whose code did not
+state is built once per content: its snapshot is cached on disk under a key made of what
+the models declare (`models_key`), the dialect and the scratch server, and a check whose code did not
 change reads the file and starts no scratch server at all. `ExpectedStates` also keeps what
 it built or read in memory for the life of its owner (a `check` run, the daemon).
 """
@@ -19,7 +19,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL
 
 from driftwatch.expected.cache import SnapshotCache, cache_key
-from driftwatch.expected.models_ddl import materialise, models_key
+from driftwatch.expected.models_ddl import materialise
+from driftwatch.expected.models_key import models_key
 from driftwatch.expected.scratch import ScratchServers
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope, Snapshot

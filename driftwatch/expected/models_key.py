@@ -12,7 +12,6 @@ address) sends the whole key back to the DDL's hash, which is always right, only
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +41,7 @@ from sqlalchemy.sql.schema import Sequence
 from sqlalchemy.types import TypeEngine
 
 from driftwatch.expected.models_ddl import ddl_key
+from driftwatch.gc_pause import paused_gc
 
 KEY_FORMAT = "models-walk-1"  # changes when what the walk covers changes
 PLAIN = (str, int, float, bool, type(None))
@@ -65,17 +65,11 @@ class _OpaqueError(Exception):
 def models_key(metadata: MetaData, dialect_name: str) -> str:
     """A content hash of the schema the models declare for `dialect_name`; equal in every
     process for equal models, different whenever their DDL may differ."""
-    # the walk makes only short-lived texts: the collector's passes over the models'
-    # hundreds of thousands of objects would be most of its time
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _walk_key(metadata, dialect_name)
-    except _OpaqueError:
-        return ddl_key(metadata, dialect_name)
-    finally:
-        if enabled:
-            gc.enable()
+    with paused_gc():
+        try:
+            return _walk_key(metadata, dialect_name)
+        except _OpaqueError:
+            return ddl_key(metadata, dialect_name)
 
 
 def _walk_key(metadata: MetaData, dialect_name: str) -> str:

@@ -3,9 +3,10 @@
 The models' state is materialised in a scratch database (`models_ddl.materialise`) and read
 back with the same reader as a live database, so both sides are the server's own words. A
 state is built once per content: its snapshot is cached on disk under a key made of what
-the models declare (`models_key`), the dialect and the scratch server, and a check whose code did not
-change reads the file and starts no scratch server at all. `ExpectedStates` also keeps what
-it built or read in memory for the life of its owner (a `check` run, the daemon).
+the models declare (`models_key`), the dialect and the scratch server, and a check whose
+code did not change reads the file and starts no scratch server at all. `ExpectedStates`
+also keeps what it built or read in memory for the life of its owner (a `check` run, the
+daemon).
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ version is refused rather than misread.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass, replace
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from functools import cache
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -150,14 +151,14 @@ class Scope:
         """Whether the relation `name` of `schema` (None: the default one) is in scope."""
         if schema not in self.schemas:
             return False
+        include = _matcher(self.include)
+        exclude = _matcher(self.exclude)
+        if include is None and exclude is None:
+            return True
         candidates = (name, f"{schema}.{name}") if schema is not None else (name,)
-
-        def matches(patterns: tuple[str, ...]) -> bool:
-            return any(fnmatchcase(c, p) for p in patterns for c in candidates)
-
-        if self.include and not matches(self.include):
+        if include is not None and not any(include(c) for c in candidates):
             return False
-        return not matches(self.exclude)
+        return exclude is None or not any(exclude(c) for c in candidates)
 
     def in_database(self, default_schema: str | None) -> Scope:
         """This scope with the default schema spelled None, even where it was named.
@@ -205,6 +206,15 @@ class Snapshot:
             sequences=tuple(s for s in self.sequences if watches(s.schema, s.scoped_as)),
             enums=tuple(e for e in self.enums if e.schema in scope.schemas),
         )
+
+
+@cache
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], object] | None:
+    """One compiled test for any of the fnmatch `patterns` (case-sensitive, as fnmatchcase);
+    None for no patterns. A reader asks once per relation: 30,000 times at 5000 tables."""
+    if not patterns:
+        return None
+    return re.compile("|".join(translate(p) for p in patterns)).match
 
 
 # --- JSON ---------------------------------------------------------------------------------

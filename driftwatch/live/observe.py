@@ -12,7 +12,7 @@ import fnmatch
 import glob
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.expression import TableClause
 
 from driftwatch.compare.catalog import (
     catalog_diffs,
@@ -42,7 +43,7 @@ from driftwatch.live.privileges import (
     check_schema_usage,
     schemas_granted_table_by_table,
 )
-from driftwatch.live.probe import read_fingerprint
+from driftwatch.live.probe import read_fingerprint, read_pg_heads_and_fingerprint
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
@@ -149,13 +150,16 @@ def _mysql_session_settings(target: Target, version: str) -> str:
 # --- what is read ---------------------------------------------------------------------
 
 
+def _version_table(target: Target) -> TableClause:
+    return table(target.version_table, column("version_num"), schema=target.version_table_schema)
+
+
 def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | None:
     """The revisions in the version table; None if the table does not exist."""
     schema = target.version_table_schema
     if not inspect(conn).has_table(target.version_table, schema=schema):
         return None
-    where = f"{schema}.{target.version_table}" if schema else target.version_table
-    version_table = table(target.version_table, column("version_num"), schema=schema)
+    version_table = _version_table(target)
     try:
         rows = conn.execute(select(version_table.c.version_num)).scalars().all()
     except DBAPIError as exc:
@@ -164,18 +168,43 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
             s in message for s in ("does not exist", "unknown column", "no such column")
         ):
             raise VersionTableError(
-                f"target {target.name!r}: table {where} has no version_num column: "
+                f"target {target.name!r}: table {_where(target)} has no version_num column: "
                 "not an alembic version table"
             ) from None
         raise
+    return _heads(rows, target)
+
+
+def _where(target: Target) -> str:
+    schema = target.version_table_schema
+    return f"{schema}.{target.version_table}" if schema else target.version_table
+
+
+def _heads(rows: Sequence[Any], target: Target) -> tuple[str, ...]:
     bad = [row for row in rows if not isinstance(row, str) or not REVISION_ID.match(row)]
     if bad:
         shown = repr(bad[0])[:40]
         raise VersionTableError(
-            f"target {target.name!r}: version table {where} holds {len(bad)} value(s) that are "
-            f"not revision identifiers, e.g. {shown}"
+            f"target {target.name!r}: version table {_where(target)} holds {len(bad)} value(s) "
+            f"that are not revision identifiers, e.g. {shown}"
         )
     return tuple(sorted(set(rows)))
+
+
+def read_heads_and_fingerprint(
+    conn: Connection, target: Target, schemas: list[str]
+) -> tuple[tuple[str, ...] | None, str]:
+    """The applied revisions and the fingerprint of `schemas`: on PostgreSQL in one
+    statement when the version table is there (a daemon's tick is then one round trip
+    after connecting); otherwise, or to say what is wrong with the table, one at a time."""
+    if conn.dialect.name == "postgresql":
+        try:
+            rows, fingerprint = read_pg_heads_and_fingerprint(conn, _version_table(target), schemas)
+        except DBAPIError:
+            pass  # no version table, or not one: autocommit, so nothing to roll back
+        else:
+            return _heads(rows, target), fingerprint
+    return read_database_heads(conn, target), read_fingerprint(conn, schemas)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -372,12 +401,15 @@ async def observe(
 
     def visit(conn: Connection) -> Observation:
         default_schema = conn.dialect.default_schema_name
-        heads = read_database_heads(conn, target)
         scope = watched_scope(target, metadata, default_schema)
         names = scope.schema_names(default_schema) if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
-        before = read_fingerprint(conn, names) if names else None
+        before: str | None = None
+        if names:
+            heads, before = read_heads_and_fingerprint(conn, target, names)
+        else:
+            heads = read_database_heads(conn, target)
         diffs = None
         live = None
         if metadata is not None and decide(heads, before):

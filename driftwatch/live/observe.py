@@ -43,7 +43,7 @@ from driftwatch.live.privileges import (
     check_schema_usage,
     schemas_granted_table_by_table,
 )
-from driftwatch.live.probe import read_fingerprint, read_pg_heads_and_fingerprint
+from driftwatch.live.probe import read_fingerprint, read_pg_heads
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
@@ -193,18 +193,20 @@ def _heads(rows: Sequence[Any], target: Target) -> tuple[str, ...]:
 
 def read_heads_and_fingerprint(
     conn: Connection, target: Target, schemas: list[str]
-) -> tuple[tuple[str, ...] | None, str]:
-    """The applied revisions and the fingerprint of `schemas`: on PostgreSQL in one
-    statement when the version table is there (a daemon's tick is then one round trip
-    after connecting); otherwise, or to say what is wrong with the table, one at a time."""
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The applied revisions, and the fingerprint of `schemas` (None for none): on
+    PostgreSQL in one statement when the version table is there (a daemon's tick is then
+    one round trip after connecting); otherwise, or to say what is wrong with the table,
+    one question at a time."""
     if conn.dialect.name == "postgresql":
         try:
-            rows, fingerprint = read_pg_heads_and_fingerprint(conn, _version_table(target), schemas)
+            rows, fingerprint = read_pg_heads(conn, _version_table(target), schemas)
         except DBAPIError:
             pass  # no version table, or not one: autocommit, so nothing to roll back
         else:
             return _heads(rows, target), fingerprint
-    return read_database_heads(conn, target), read_fingerprint(conn, schemas)
+    heads = read_database_heads(conn, target)
+    return heads, read_fingerprint(conn, schemas) if schemas else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -405,11 +407,7 @@ async def observe(
         names = scope.schema_names(default_schema) if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
-        before: str | None = None
-        if names:
-            heads, before = read_heads_and_fingerprint(conn, target, names)
-        else:
-            heads = read_database_heads(conn, target)
+        heads, before = read_heads_and_fingerprint(conn, target, names)
         diffs = None
         live = None
         if metadata is not None and decide(heads, before):

@@ -85,23 +85,25 @@ FROM (
 """
 
 
-# the daemon's steady-state tick on PostgreSQL in one statement: the version table's rows
+# the version table and the fingerprint on PostgreSQL in one statement: the table's rows
 # (one row of NULL when it is empty) each with the fingerprint, an InitPlan computed once
-PG_HEADS_AND_FINGERPRINT = """
-SELECT v.version_num, ({fingerprint}) FROM (VALUES (1)) AS one(x) LEFT JOIN {table} AS v ON true
+PG_HEADS = """
+SELECT v.version_num, {fingerprint} FROM (VALUES (1)) AS one(x) LEFT JOIN {table} AS v ON true
 """
 
 
-def read_pg_heads_and_fingerprint(
+def read_pg_heads(
     conn: Connection, version_table: TableClause, schemas: list[str]
-) -> tuple[list[Any], str]:
-    """The version table's values and the fingerprint in one round trip (PostgreSQL). Raises
-    the server's error when the table or its column is missing: the caller asks again, one
-    question at a time, to tell which."""
+) -> tuple[list[Any], str | None]:
+    """The version table's values, and the fingerprint of `schemas` (None for none), in one
+    round trip (PostgreSQL). Raises the server's error when the table or its column is
+    missing: the caller asks again, one question at a time, to tell which."""
     quoted = conn.dialect.identifier_preparer.format_table(version_table)
-    statement = PG_HEADS_AND_FINGERPRINT.format(fingerprint=PG_FINGERPRINT, table=quoted)
-    rows = conn.execute(text(statement), {"schemas": schemas}).all()
-    return [row[0] for row in rows if row[0] is not None], f"pg:{rows[0][1]}"
+    fingerprint = f"({PG_FINGERPRINT})" if schemas else "NULL"
+    statement = PG_HEADS.format(fingerprint=fingerprint, table=quoted)
+    rows = conn.execute(text(statement), {"schemas": schemas} if schemas else {}).all()
+    found = f"pg:{rows[0][1]}" if schemas else None
+    return [row[0] for row in rows if row[0] is not None], found
 
 
 def read_fingerprint(conn: Connection, schemas: list[str]) -> str:

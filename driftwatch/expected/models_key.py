@@ -25,7 +25,9 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     UniqueConstraint,
+    create_mock_engine,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import (
     AddConstraint,
     CreateColumn,
@@ -38,9 +40,9 @@ from sqlalchemy.schema import (
 )
 from sqlalchemy.sql.elements import ClauseElement, TextClause
 from sqlalchemy.sql.schema import Sequence
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import SchemaType, TypeEngine
 
-from driftwatch.expected.models_ddl import ddl_key
+from driftwatch.expected.models_ddl import MOCK_URLS, ddl_key
 from driftwatch.gc_pause import paused_gc
 
 KEY_FORMAT = "models-walk-1"  # changes when what the walk covers changes
@@ -76,7 +78,7 @@ def _walk_key(metadata: MetaData, dialect_name: str) -> str:
     if any(_customised(construct) for construct in DDL_CONSTRUCTS):
         raise _OpaqueError
     _no_listeners(metadata)
-    render = _Renderer()
+    render = _Renderer(create_mock_engine(MOCK_URLS[dialect_name], _nothing).dialect)
     parts = [KEY_FORMAT, sqlalchemy.__version__, dialect_name]
     parts.append(render.value(metadata.naming_convention))
     parts.append(render.value(metadata.schema))
@@ -89,6 +91,10 @@ def _walk_key(metadata: MetaData, dialect_name: str) -> str:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> None:
+    return None
 
 
 def _customised(cls: type) -> bool:
@@ -111,7 +117,8 @@ class _Renderer:
     """Texts of the models' parts; types are memoised by their plain state (thousands of
     String(64) render once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self._types: dict[tuple[Any, ...], str] = {}
 
     def value(self, value: Any) -> str:  # noqa: PLR0911 - one return per kind of value
@@ -146,7 +153,7 @@ class _Renderer:
     def type(self, type_: TypeEngine[Any]) -> str:
         cls = type(type_)
         if not cls.__module__.startswith("sqlalchemy.") or _customised(cls):
-            raise _OpaqueError  # a type of the project's: how it compiles is code, not data
+            return self._compiled_type(type_)
         state = vars(type_)
         if all(isinstance(v, PLAIN) for v in state.values()):
             memo = (cls, *sorted(state.items()))
@@ -155,6 +162,19 @@ class _Renderer:
                 known = self._types[memo] = self._repr(type_)
             return known
         return self._repr(type_)  # Enum, ARRAY, Variant: their repr carries their values
+
+    def _compiled_type(self, type_: TypeEngine[Any]) -> str:
+        """A type of the project's (a TypeDecorator, SQLModel's AutoString) or one it
+        compiles its own way: what it compiles to on the dialect is what reaches the DDL."""
+        if isinstance(type_, SchemaType):
+            raise _OpaqueError  # its CREATE TYPE or CHECK comes from code the walk cannot see
+        cls = type(type_)
+        memo = (cls, self._repr(type_))
+        known = self._types.get(memo)
+        if known is None:
+            compiled = self.dialect.type_compiler_instance.process(type_)
+            known = self._types[memo] = f"{cls.__module__}.{cls.__qualname__}:{compiled}"
+        return known
 
     def table(self, table: Table) -> Iterable[str]:
         _no_listeners(table)

@@ -1,29 +1,34 @@
-"""What driftwatch's daemon costs the database it watches, as ratios to alembic's own comparison.
+"""driftwatch against the catalog floor and alembic's comparison, measured in the same run.
 
-For each size, the script creates a throwaway database holding N generated tables (mixed
-column types, a primary key, indexes, foreign keys to earlier tables, a unique constraint,
-comments on some), stamps it with a one-revision alembic scripts folder, and measures in
-the same run, on the same database:
+For each size, the script creates a throwaway database (driftwatch_bench_<N>_<random>)
+holding N generated tables (mixed column types, a primary key, indexes, foreign keys to
+earlier tables, a unique constraint, comments on some), stamps it with a one-revision
+alembic scripts folder, caches the models' snapshot in a temporary folder, and measures:
 
-  alembic compare_metadata      what `alembic check` runs, on a fresh connection (connect
-                                included), compare_type on: the peer every ratio is against
-  driftwatch full check         check_target(target, expected=expected, max_age_seconds=3600):
-                                the daemon's full check (fingerprint read before and after)
-  driftwatch check (one-shot)   check_target(target, expected=expected): `driftwatch check`,
-                                which reads no fingerprint
-  driftwatch steady-state tick  check_target(..., previous=<full report>, max_age_seconds=3600);
-                                the script stops if it is not a PROBE
-  fingerprint query alone       read_fingerprint on an open connection (reference)
-  connect + close alone         driftwatch's engine, no query (reference: a tick's floor)
+  floor: 4 catalog queries        connect, four whole-catalog queries (relations, columns,
+                                  constraints, indexes, with the server's deparsed types
+                                  and definitions), close: the minimum any catalog
+                                  comparison must read, the base of every `vs floor`
+  snapshot read alone             connect, read_snapshot, close
+  driftwatch check (models cached)  check_target as `driftwatch check` runs it: new expected
+                                  states whose models' snapshot comes from the disk cache
+  daemon full check               check_target(max_age_seconds=...): models in memory, the
+                                  fingerprint read before and after
+  diff alone                      compare_models of the models' and the live snapshot
+  alembic compare_metadata        what `alembic check` runs, on a fresh connection
+  steady-state tick               the daemon's tick, nothing moved (it must be a PROBE)
+  probe alone (connect + query)   the change probe as a tick would need it
+  probe query alone               the probe query on a connection already open
 
-Each row gives the median and min seconds over --repeat runs, the statements sent (SQLAlchemy
-cursor executions), the wire round trips (client-to-server turns counted by a TCP relay in a
-separate untimed run, connection setup included) and the peak Python memory (tracemalloc, in
-another separate run). Both sides use the same async driver (asyncpg, aiomysql, aiosqlite).
+Each row gives the median and min seconds over --repeat runs, the statements sent, the wire
+round trips (a TCP relay in a separate untimed run, connection set-up included), the peak
+Python memory (tracemalloc, in another separate run) and ratios to the floor and to
+alembic; the lines below say which goals of issue 10 (item 7) are met. Both sides use the
+same async driver (asyncpg, aiomysql, aiosqlite).
 
-    .venv/bin/python bench/steady_state.py --tables 300 1000 3000 --repeat 5
+    .venv/bin/python bench/steady_state.py --tables 1000 5000 --repeat 3
     .venv/bin/python bench/steady_state.py --dialect mysql --tables 300 1000
-    .venv/bin/python bench/steady_state.py --dialect sqlite --tables 300 1000 3000
+    .venv/bin/python bench/steady_state.py --dialect sqlite --tables 300 1000
 
 The throwaway databases are dropped at the end, also on Ctrl-C or error.
 """
@@ -762,6 +767,17 @@ async def op_probe_query(setup: Setup, meter: Meter) -> None:
             await conn.run_sync(_probe)
 
 
+async def op_connect(setup: Setup, meter: Meter) -> None:
+    """A new driftwatch engine: connect (session guard, the dialect's first set-up), close."""
+    async with meter:
+        engine = _counting_make_engine(setup.target)
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+
 OPERATIONS: list[tuple[str, str, Operation]] = [
     ("floor", "floor: 4 catalog queries", op_floor),
     ("snapshot", "snapshot read alone", op_snapshot),
@@ -772,6 +788,7 @@ OPERATIONS: list[tuple[str, str, Operation]] = [
     ("tick", "steady-state tick", op_tick),
     ("probe", "probe alone (connect + query)", op_probe),
     ("probe_query", "probe query alone", op_probe_query),
+    ("connect", "connect alone (new engine)", op_connect),
 ]
 
 
@@ -854,7 +871,8 @@ def print_table(
         trips = wire["check"].turns
         print(
             f"  round trips:      check = {trips} (<= {MAX_CHECK_ROUND_TRIPS}: "
-            f"{_verdict(trips <= MAX_CHECK_ROUND_TRIPS)})   snapshot = {wire['snapshot'].turns}   "
+            f"{_verdict(trips <= MAX_CHECK_ROUND_TRIPS)}), of which connecting "
+            f"{wire['connect'].turns}   snapshot = {wire['snapshot'].turns}   "
             f"floor = {wire['floor'].turns}   alembic = {wire['alembic'].turns}   "
             f"tick/probe = {wire['tick'].turns}/{wire['probe'].turns}"
         )
@@ -1016,7 +1034,7 @@ def driftwatch_revision() -> str:
 
 async def run(args: argparse.Namespace, server: Server) -> None:
     print(
-        f"driftwatch steady-state benchmark: {await server.version()}; {driftwatch_revision()}; "
+        f"driftwatch benchmark: {await server.version()}; {driftwatch_revision()}; "
         f"Python {platform.python_version()}, SQLAlchemy {sa.__version__}, "
         f"alembic {alembic.__version__}, driver {server.admin_url.drivername} (both sides); "
         f"{os.cpu_count()} CPU(s)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,13 @@ from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
 from driftwatch.expected.sources import Expected, describe_raised, load_expected, project_frame
 from driftwatch.expected.states import ExpectedStates, ModelsState
 from driftwatch.live.errors import scrub
-from driftwatch.live.observe import Observation, make_engine, observe
+from driftwatch.live.observe import (
+    Observation,
+    make_engine,
+    missing_tables,
+    observe,
+    probe_missing_tables,
+)
 from driftwatch.report import (
     ALL_CATEGORIES,
     Category,
@@ -93,22 +99,9 @@ async def check_target(
     try:
         if expected is None:
             expected = await asyncio.to_thread(load_expected, target)
-        models = await _models_state(target, expected, states)
-        own_engine = engine is None
-        engine = engine or make_engine(target)
-        try:
-            # a fingerprint serves only to compare the next check with this one
-            seen = await observe(
-                engine,
-                target,
-                expected.metadata,
-                decide,
-                fingerprint=max_age_seconds is not None,
-                expected_tables=_tables_of(models),
-            )
-        finally:
-            if own_engine:
-                await engine.dispose()
+        seen, models = await _observe(
+            target, expected, states, engine=engine, decide=decide, max_age_seconds=max_age_seconds
+        )
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads)
         schema = _schema_result(
@@ -140,6 +133,51 @@ async def check_target(
     )
 
 
+async def _observe(
+    target: Target,
+    expected: Expected,
+    states: ExpectedStates,
+    *,
+    engine: AsyncEngine | None,
+    decide: Callable[[tuple[str, ...] | None, str | None], bool],
+    max_age_seconds: float | None,
+) -> tuple[Observation, ModelsState]:
+    """One visit to the database, and the models' state it is compared with.
+
+    With a scratch database the models' state is a snapshot for sure: it is read from its
+    cache (or built) while the database answers, and the live snapshot is read without
+    waiting for it; the connection is closed before a build is waited for.
+    """
+    early = _snapshot_for_sure(target, expected, states)
+    loading = asyncio.ensure_future(_models_state(target, expected, states))
+    own_engine = engine is None
+    engine = engine or make_engine(target)
+    try:
+        if not early:
+            models = await loading
+        # a fingerprint serves only to compare the next check with this one
+        seen = await observe(
+            engine,
+            target,
+            expected.metadata,
+            decide,
+            fingerprint=max_age_seconds is not None,
+            expected_tables=None if early else _tables_of(models),
+            snapshot=early,
+        )
+        if early:
+            models = await loading
+            await _probe_missing(engine, target, seen, models)
+    finally:
+        if not loading.done():
+            loading.cancel()
+        elif not loading.cancelled():
+            loading.exception()  # retrieved: the database's error is the one reported
+        if own_engine:
+            await engine.dispose()
+    return seen, models
+
+
 def _must_propagate(exc: BaseException) -> bool:
     """Signals to the program rather than failures of one check: Ctrl-C, the coroutine being
     closed, and the cancellation of this very task (the daemon stopping, `check` interrupted).
@@ -167,6 +205,26 @@ async def _models_state(target: Target, expected: Expected, states: ExpectedStat
             f'target {target.name!r}: comparison = "snapshot": {state.unavailable}'
         )
     return state
+
+
+def _snapshot_for_sure(target: Target, expected: Expected, states: ExpectedStates) -> bool:
+    """Whether `_models_state` will give a snapshot (or fail): a scratch database is had."""
+    return (
+        expected.metadata is not None
+        and target.comparison != "alembic"
+        and states.scratch.available(target.dialect, target.scratch_url) is None
+    )
+
+
+async def _probe_missing(
+    engine: AsyncEngine, target: Target, seen: Observation, models: ModelsState
+) -> None:
+    """The expected tables a live snapshot read early lacks: may the user see them?"""
+    tables = _tables_of(models)
+    if seen.snapshot is not None and tables is not None:
+        missing = missing_tables(seen.snapshot, tables)
+        if missing:
+            await probe_missing_tables(engine, target, missing)
 
 
 def _tables_of(models: ModelsState) -> frozenset[tuple[str | None, str]] | None:

@@ -308,10 +308,11 @@ def read_live_snapshot(
     conn: Connection,
     target: Target,
     scope: Scope,
-    expected_tables: frozenset[tuple[str | None, str]],
+    expected_tables: frozenset[tuple[str | None, str]] | None,
 ) -> Snapshot:
     """The watched part of the live schema, minus the version table; an expected table that
-    is not there is probed first, as a table the user may not see is no missing table."""
+    is not there is probed first, as a table the user may not see is no missing table
+    (`expected_tables` None: the caller probes them later, see `probe_missing_tables`)."""
     default_schema = conn.dialect.default_schema_name
     check_schema_usage(conn, target, scope.schema_names(default_schema))
     version_table = target.version_table
@@ -323,14 +324,37 @@ def read_live_snapshot(
         exclude=(*scope.exclude, glob.escape(version_table)),
     )
     live = read_snapshot(conn, wanted)
-    have = {t.key for t in live.tables}
-    missing = [
-        (str(schema or default_schema), name)
-        for schema, name in sorted(expected_tables, key=lambda k: (k[0] or "", k[1]))
-        if wanted.watches(schema, name) and (schema, name) not in have
-    ]
-    check_missing_readable(conn, target, missing)
+    if expected_tables is not None:
+        check_missing_readable(conn, target, missing_tables(live, expected_tables))
     return live
+
+
+def missing_tables(
+    live: Snapshot, expected_tables: frozenset[tuple[str | None, str]]
+) -> list[tuple[str, str]]:
+    """The expected tables `live` watches and does not hold, by their names in the database."""
+    have = {t.key for t in live.tables}
+    return [
+        (str(schema or live.default_schema), name)
+        for schema, name in sorted(expected_tables, key=lambda k: (k[0] or "", k[1]))
+        if live.scope.watches(schema, name) and (schema, name) not in have
+    ]
+
+
+async def probe_missing_tables(
+    engine: AsyncEngine, target: Target, missing: list[tuple[str, str]]
+) -> None:
+    """Raise PrivilegeError if the user may not see one of the `missing` tables: on a
+    connection of its own, for a live snapshot read before the expected tables were known."""
+    with translate_errors(target):
+        async with asyncio.timeout(target.check_timeout_seconds):
+            conn = await connect(engine, target)
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.run_sync(check_missing_readable, target, missing)
+                return
+            finally:
+                await conn.close()
 
 
 def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
@@ -385,11 +409,13 @@ async def observe(
     *,
     fingerprint: bool = True,
     expected_tables: frozenset[tuple[str | None, str]] | None = None,
+    snapshot: bool = False,
 ) -> Observation:
     """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
     when `expected_tables` (the tables the expected state holds, schema None the default)
     is given, the comparison then running after the connection is closed; else alembic's
-    comparison runs here.
+    comparison runs here. `snapshot=True` reads the snapshot before the expected tables are
+    known (they are still being loaded): the caller then probes the missing ones.
 
     `fingerprint=False` is for a check nobody will compare a later one with (`driftwatch
     check`): no fingerprint is read, which on MariaDB is a tenth of a full check's time.
@@ -411,7 +437,7 @@ async def observe(
         diffs = None
         live = None
         if metadata is not None and decide(heads, before):
-            if expected_tables is None:
+            if expected_tables is None and not snapshot:
                 diffs = compare_schema(conn, target, metadata, scope)
             else:
                 live = read_live_snapshot(conn, target, scope, expected_tables)

@@ -66,13 +66,10 @@ WHERE n.nspname = ANY(CAST(:schemas AS text[]))
 
 # the collation only where it is not the type's own; generated columns keep their
 # expression in pg_attrdef like a default, so it is read once and placed by attgenerated.
-# Only a generation expression can name a column: a default is deparsed without the
-# relation's context (relid 0), which the server would otherwise build for each default.
 # No ORDER BY: the server sorted 50,000 rows on disk at 5000 tables; Python sorts them.
 COLUMNS = """
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(ad.adbin, CASE WHEN a.attgenerated <> '' THEN ad.adrelid ELSE 0 END),
-       a.attidentity::text, a.attgenerated::text,
+       pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, a.attgenerated::text,
        CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
        (SELECT d.description FROM pg_description d WHERE d.objoid = a.attrelid
           AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum)

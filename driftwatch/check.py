@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,13 @@ from driftwatch.expected.sources import (
 )
 from driftwatch.expected.states import ExpectedStates, ModelsState, ReplayPlan, RevisionStates
 from driftwatch.live.errors import scrub
-from driftwatch.live.observe import Observation, make_engine, observe
+from driftwatch.live.observe import (
+    Observation,
+    make_engine,
+    missing_tables,
+    observe,
+    probe_missing_tables,
+)
 from driftwatch.report import (
     DEFAULT_FAIL_ON,
     Category,
@@ -108,27 +114,21 @@ async def check_target(
         if expected is None:
             load = load_expected if against is None else _scripts_only
             expected = await asyncio.to_thread(load, target)
-        models = (
-            await _models_state(target, expected, states)
-            if against is None
-            else ModelsState(snapshot=against.snapshot)
-        )
-        own_engine = engine is None
-        engine = engine or make_engine(target)
-        try:
-            # a fingerprint serves only to compare the next check with this one
-            seen = await observe(
-                engine,
+        if against is None:
+            seen, models = await _observe(
                 target,
-                expected.metadata,
-                decide,
-                fingerprint=max_age_seconds is not None,
-                expected_tables=_tables_of(models),
-                expected_schemas=() if against is None else against.snapshot.scope.schemas,
+                expected,
+                states,
+                engine=engine,
+                decide=decide,
+                max_age_seconds=max_age_seconds,
             )
-        finally:
-            if own_engine:
-                await engine.dispose()
+        else:
+            models = ModelsState(snapshot=against.snapshot)
+            seen = await _observe_against(
+                target, expected, against, engine=engine, decide=decide,
+                max_age_seconds=max_age_seconds,
+            )  # fmt: skip
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads)
         if against is None:
@@ -168,6 +168,78 @@ async def check_target(
         schema=schema,
         fingerprint=seen.fingerprint,
     )
+
+
+async def _observe(
+    target: Target,
+    expected: Expected,
+    states: ExpectedStates,
+    *,
+    engine: AsyncEngine | None,
+    decide: Callable[[tuple[str, ...] | None, str | None], bool],
+    max_age_seconds: float | None,
+) -> tuple[Observation, ModelsState]:
+    """One visit to the database, and the models' state it is compared with.
+
+    With a scratch database the models' state is a snapshot for sure: it is read from its
+    cache (or built) while the database answers, and the live snapshot is read without
+    waiting for it; the connection is closed before a build is waited for.
+    """
+    early = _snapshot_for_sure(target, expected, states)
+    loading = asyncio.ensure_future(_models_state(target, expected, states))
+    own_engine = engine is None
+    engine = engine or make_engine(target)
+    try:
+        if not early:
+            models = await loading
+        # a fingerprint serves only to compare the next check with this one
+        seen = await observe(
+            engine,
+            target,
+            expected.metadata,
+            decide,
+            fingerprint=max_age_seconds is not None,
+            expected_tables=None if early else _tables_of(models),
+            snapshot=early,
+        )
+        if early:
+            models = await loading
+            await _probe_missing(engine, target, seen, models)
+    finally:
+        if not loading.done():
+            loading.cancel()
+        elif not loading.cancelled():
+            loading.exception()  # retrieved: the database's error is the one reported
+        if own_engine:
+            await engine.dispose()
+    return seen, models
+
+
+async def _observe_against(
+    target: Target,
+    expected: Expected,
+    against: SnapshotFile,
+    *,
+    engine: AsyncEngine | None,
+    decide: Callable[[tuple[str, ...] | None, str | None], bool],
+    max_age_seconds: float | None,
+) -> Observation:
+    """One visit to the database, its snapshot read in the saved snapshot's scope."""
+    own_engine = engine is None
+    engine = engine or make_engine(target)
+    try:
+        return await observe(
+            engine,
+            target,
+            expected.metadata,
+            decide,
+            fingerprint=max_age_seconds is not None,
+            expected_tables=frozenset(table.key for table in against.snapshot.tables),
+            expected_schemas=against.snapshot.scope.schemas,
+        )
+    finally:
+        if own_engine:
+            await engine.dispose()
 
 
 def _must_propagate(exc: BaseException) -> bool:
@@ -244,6 +316,26 @@ async def _revision_states(
 def _scripts_only(target: Target) -> Expected:
     scripts, files, directory = load_scripts(target)
     return Expected(scripts=scripts, metadata=None, script_files=files, directory=directory)
+
+
+def _snapshot_for_sure(target: Target, expected: Expected, states: ExpectedStates) -> bool:
+    """Whether `_models_state` will give a snapshot (or fail): a scratch database is had."""
+    return (
+        expected.metadata is not None
+        and target.compare.comparison != "alembic"
+        and states.scratch.available(target.dialect, target.scratch_url) is None
+    )
+
+
+async def _probe_missing(
+    engine: AsyncEngine, target: Target, seen: Observation, models: ModelsState
+) -> None:
+    """The expected tables a live snapshot read early lacks: may the user see them?"""
+    tables = _tables_of(models)
+    if seen.snapshot is not None and tables is not None:
+        missing = missing_tables(seen.snapshot, tables)
+        if missing:
+            await probe_missing_tables(engine, target, missing)
 
 
 def _tables_of(models: ModelsState) -> frozenset[tuple[str | None, str]] | None:

@@ -29,13 +29,11 @@ from driftwatch.config.secrets import (
 )
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target, build_targets
-from driftwatch.demo import run_demo
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
-from driftwatch.serve.app import ServeApp
 from driftwatch.snapshot_file import (
     SnapshotFile,
     check_writable,
@@ -414,6 +412,10 @@ def run_snapshot(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_serve(args: argparse.Namespace, console: Console) -> int:
+    # the daemon's machinery (scheduler, HTTP server, notifiers, metrics) is imported only
+    # when it runs: `driftwatch check` starts faster without it
+    from driftwatch.serve.app import ServeApp  # noqa: PLC0415
+
     settings = load_settings(args.config, _flags(args))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     targets = build_targets(settings, names=tuple(args.target))
@@ -424,6 +426,8 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_demo_command(args: argparse.Namespace, console: Console) -> int:
+    from driftwatch.demo import run_demo  # noqa: PLC0415 - as run_serve's imports
+
     workdir = Path(tempfile.mkdtemp(prefix="driftwatch-demo-"))
     try:
         run = asyncio.run(run_demo(workdir, print, cwd=Path.cwd()))

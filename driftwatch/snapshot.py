@@ -15,8 +15,10 @@ version is refused rather than misread.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass, replace
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from functools import cache
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -149,14 +151,14 @@ class Scope:
         """Whether the relation `name` of `schema` (None: the default one) is in scope."""
         if schema not in self.schemas:
             return False
+        include = _matcher(self.include)
+        exclude = _matcher(self.exclude)
+        if include is None and exclude is None:
+            return True
         candidates = (name, f"{schema}.{name}") if schema is not None else (name,)
-
-        def matches(patterns: tuple[str, ...]) -> bool:
-            return any(fnmatchcase(c, p) for p in patterns for c in candidates)
-
-        if self.include and not matches(self.include):
+        if include is not None and not any(include(c) for c in candidates):
             return False
-        return not matches(self.exclude)
+        return exclude is None or not any(exclude(c) for c in candidates)
 
     def in_database(self, default_schema: str | None) -> Scope:
         """This scope with the default schema spelled None, even where it was named.
@@ -206,6 +208,15 @@ class Snapshot:
         )
 
 
+@cache
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], object] | None:
+    """One compiled test for any of the fnmatch `patterns` (case-sensitive, as fnmatchcase);
+    None for no patterns. A reader asks once per relation: 30,000 times at 5000 tables."""
+    if not patterns:
+        return None
+    return re.compile("|".join(translate(p) for p in patterns)).match
+
+
 # --- JSON ---------------------------------------------------------------------------------
 
 
@@ -245,29 +256,58 @@ def from_json(data: object, *, origin: str) -> Snapshot:
 
 
 def _decode(cls: type, data: object) -> Any:
-    if not isinstance(data, dict):
-        raise TypeError(f"{cls.__name__} must be an object")
+    return _decoder(cls)(data)
+
+
+Decoder = Callable[[Any], Any]
+
+
+@cache
+def _decoder(cls: type) -> Decoder:
+    """A function that rebuilds a `cls` from its JSON object, made once per class: the type
+    hints are read here, not for each of a 5000-table snapshot's 70,000 objects (reading a
+    cached snapshot is on the path of every `driftwatch check`)."""
     hints = _hints(cls)
-    unknown = set(data) - set(hints)
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
-    return cls(**{key: _value(hints[key], value) for key, value in data.items()})
+    names = frozenset(hints)
+    converters = [(name, convert) for name, hint in hints.items() if (convert := _converter(hint))]
+    label = cls.__name__
+
+    def decode(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise TypeError(f"{label} must be an object")
+        if not names.issuperset(data):
+            raise TypeError(f"{label} has no field {sorted(set(data) - names)[0]!r}")
+        if converters:
+            data = dict(data)
+            for name, convert in converters:
+                value = data.get(name)
+                if value is not None:
+                    data[name] = convert(value)
+        return cls(**data)
+
+    return decode
 
 
-def _value(hint: Any, value: object) -> Any:
-    """`value` decoded as the field type `hint` says: a dataclass, a tuple of them, plain."""
-    if value is None:
-        return None
+def _converter(hint: Any) -> Decoder | None:
+    """How a field of type `hint` is decoded: a dataclass, a tuple of them or of plain
+    values; None for a plain value, taken as it is."""
     inner = [arg for arg in get_args(hint) if arg is not type(None)]
     if get_origin(hint) is tuple:
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
-        return tuple(_value(inner[0], item) for item in value)
+        item = _converter(inner[0])
+
+        def to_tuple(value: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            if item is None:
+                return tuple(value)
+            return tuple([None if v is None else item(v) for v in value])
+
+        return to_tuple
     if get_origin(hint) in (UnionType, Union) and len(inner) == 1:
-        return _value(inner[0], value)
+        return _converter(inner[0])
     if isinstance(hint, type) and is_dataclass(hint):
-        return _decode(hint, value)
-    return value
+        return _decoder(hint)
+    return None
 
 
 @cache

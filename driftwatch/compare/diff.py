@@ -163,6 +163,8 @@ class _Differ:
                 f"table {one.name}",
             )
             return
+        if want == have:
+            return  # the common case, one comparison of tuples: nothing below can differ
         if want.comment != have.comment:
             yield self.mismatch(
                 FindingKind.COMMENT_MISMATCH,

@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from driftwatch.gc_pause import paused_gc
 from driftwatch.snapshot import Snapshot, SnapshotFormatError, from_json, to_json
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,9 @@ class SnapshotCache:
         if path is None:
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return from_json(data, origin=str(path))
+            text = path.read_text(encoding="utf-8")
+            with paused_gc():
+                return from_json(json.loads(text), origin=str(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, SnapshotFormatError) as exc:

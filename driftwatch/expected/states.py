@@ -4,10 +4,10 @@ The models' state is materialised in a scratch database (`models_ddl.materialise
 state of a revision by replaying the migration scripts up to it (`replay`); both are read
 back with the same reader as a live database, so every side is the server's own words. A
 state is built once per content: its snapshot is cached on disk under a key made of what it
-depends on (the DDL the models produce, or the scripts' content and the revision), the
-dialect and the scratch server, and a check whose code did not change reads the file and
-starts no scratch server at all. `ExpectedStates` also keeps what it built or read in memory
-for the life of its owner (a `check` run, the daemon).
+depends on (what the models declare, `models_key`, or the scripts' content and the
+revision), the dialect and the scratch server, and a check whose code did not change reads
+the file and starts no scratch server at all. `ExpectedStates` also keeps what it built or
+read in memory for the life of its owner (a `check` run, the daemon).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from sqlalchemy.engine import URL, Connection
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import replay
 from driftwatch.expected.cache import SnapshotCache, cache_key
-from driftwatch.expected.models_ddl import materialise, models_key
+from driftwatch.expected.models_ddl import materialise
+from driftwatch.expected.models_key import models_key
 from driftwatch.expected.scratch import ScratchServers
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope, Snapshot

@@ -12,7 +12,7 @@ import fnmatch
 import glob
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.expression import TableClause
 
 from driftwatch.compare.catalog import (
     catalog_diffs,
@@ -43,7 +44,7 @@ from driftwatch.live.privileges import (
     check_schema_usage,
     schemas_granted_table_by_table,
 )
-from driftwatch.live.probe import read_fingerprint
+from driftwatch.live.probe import read_fingerprint, read_pg_heads
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope as SnapshotScope
 from driftwatch.snapshot import Snapshot
@@ -149,13 +150,16 @@ def _mysql_session_settings(target: Target, version: str) -> str:
 # --- what is read ---------------------------------------------------------------------
 
 
+def _version_table(target: Target) -> TableClause:
+    return table(target.version_table, column("version_num"), schema=target.version_table_schema)
+
+
 def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | None:
     """The revisions in the version table; None if the table does not exist."""
     schema = target.version_table_schema
     if not inspect(conn).has_table(target.version_table, schema=schema):
         return None
-    where = f"{schema}.{target.version_table}" if schema else target.version_table
-    version_table = table(target.version_table, column("version_num"), schema=schema)
+    version_table = _version_table(target)
     try:
         rows = conn.execute(select(version_table.c.version_num)).scalars().all()
     except DBAPIError as exc:
@@ -164,19 +168,46 @@ def read_database_heads(conn: Connection, target: Target) -> tuple[str, ...] | N
             s in message for s in ("does not exist", "unknown column", "no such column")
         ):
             raise VersionTableError(
-                f"table {where} has no version_num column: not an alembic version table",
+                f"table {_where(target)} has no version_num column: not an alembic version table",
                 target=target.name,
             ) from None
         raise
+    return _heads(rows, target)
+
+
+def _where(target: Target) -> str:
+    schema = target.version_table_schema
+    return f"{schema}.{target.version_table}" if schema else target.version_table
+
+
+def _heads(rows: Sequence[Any], target: Target) -> tuple[str, ...]:
     bad = [row for row in rows if not isinstance(row, str) or not REVISION_ID.match(row)]
     if bad:
         shown = repr(bad[0])[:40]
         raise VersionTableError(
-            f"version table {where} holds {len(bad)} value(s) that are not revision "
+            f"version table {_where(target)} holds {len(bad)} value(s) that are not revision "
             f"identifiers, e.g. {shown}",
             target=target.name,
         )
     return tuple(sorted(set(rows)))
+
+
+def read_heads_and_fingerprint(
+    conn: Connection, target: Target, schemas: list[str]
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The applied revisions, and the fingerprint of `schemas` (None for none): on
+    PostgreSQL in one statement when the version table is there (a daemon's tick is then
+    one round trip after connecting); otherwise, or to say what is wrong with the table,
+    one question at a time."""
+    if conn.dialect.name == "postgresql":
+        try:
+            rows, fingerprint = read_pg_heads(conn, _version_table(target), schemas)
+        except DBAPIError:
+            pass  # no version table, or not one: autocommit, so nothing to roll back
+        else:
+            return _heads(rows, target), fingerprint
+    heads = read_database_heads(conn, target)
+    return heads, read_fingerprint(conn, schemas) if schemas else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -285,10 +316,11 @@ def read_live_snapshot(
     conn: Connection,
     target: Target,
     scope: Scope,
-    expected_tables: frozenset[tuple[str | None, str]],
+    expected_tables: frozenset[tuple[str | None, str]] | None,
 ) -> Snapshot:
     """The watched part of the live schema, minus the version table; an expected table that
-    is not there is probed first, as a table the user may not see is no missing table."""
+    is not there is probed first, as a table the user may not see is no missing table
+    (`expected_tables` None: the caller probes them later, see `probe_missing_tables`)."""
     default_schema = conn.dialect.default_schema_name
     check_schema_usage(conn, target, scope.schema_names(default_schema))
     version_table = target.version_table
@@ -300,14 +332,37 @@ def read_live_snapshot(
         exclude=(*scope.exclude, glob.escape(version_table)),
     )
     live = read_snapshot(conn, wanted)
-    have = {t.key for t in live.tables}
-    missing = [
-        (str(schema or default_schema), name)
-        for schema, name in sorted(expected_tables, key=lambda k: (k[0] or "", k[1]))
-        if wanted.watches(schema, name) and (schema, name) not in have
-    ]
-    check_missing_readable(conn, target, missing)
+    if expected_tables is not None:
+        check_missing_readable(conn, target, missing_tables(live, expected_tables))
     return live
+
+
+def missing_tables(
+    live: Snapshot, expected_tables: frozenset[tuple[str | None, str]]
+) -> list[tuple[str, str]]:
+    """The expected tables `live` watches and does not hold, by their names in the database."""
+    have = {t.key for t in live.tables}
+    return [
+        (str(schema or live.default_schema), name)
+        for schema, name in sorted(expected_tables, key=lambda k: (k[0] or "", k[1]))
+        if live.scope.watches(schema, name) and (schema, name) not in have
+    ]
+
+
+async def probe_missing_tables(
+    engine: AsyncEngine, target: Target, missing: list[tuple[str, str]]
+) -> None:
+    """Raise PrivilegeError if the user may not see one of the `missing` tables: on a
+    connection of its own, for a live snapshot read before the expected tables were known."""
+    with translate_errors(target):
+        async with asyncio.timeout(target.timeouts.check_timeout_seconds):
+            conn = await connect(engine, target)
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.run_sync(check_missing_readable, target, missing)
+                return
+            finally:
+                await conn.close()
 
 
 def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
@@ -363,12 +418,15 @@ async def observe(
     fingerprint: bool = True,
     expected_tables: frozenset[tuple[str | None, str]] | None = None,
     expected_schemas: tuple[str | None, ...] = (),
+    snapshot: bool = False,
 ) -> Observation:
     """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
     when `expected_tables` (the tables the expected state holds, schema None the default)
     is given, the comparison then running after the connection is closed; else alembic's
     comparison runs here. A saved snapshot as the expected state needs no `metadata`: its
-    `expected_schemas` are watched as the models' would be.
+    `expected_schemas` are watched as the models' would be. `snapshot=True` reads the
+    snapshot before the expected tables are known (they are still being loaded): the caller
+    then probes the missing ones.
 
     `fingerprint=False` is for a check nobody will compare a later one with (`driftwatch
     check`): no fingerprint is read, which on MariaDB is a tenth of a full check's time.
@@ -382,16 +440,16 @@ async def observe(
 
     def visit(conn: Connection) -> Observation:
         default_schema = conn.dialect.default_schema_name
-        heads = read_database_heads(conn, target)
         scope = watched_scope(target, metadata, default_schema, expected_schemas)
         names = scope.schema_names(default_schema) if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
-        before = read_fingerprint(conn, names) if names else None
+        heads, before = read_heads_and_fingerprint(conn, target, names)
         diffs = None
         live = None
-        if (metadata is not None or expected_tables is not None) and decide(heads, before):
-            if expected_tables is not None:
+        wants_snapshot = expected_tables is not None or snapshot
+        if (metadata is not None or wants_snapshot) and decide(heads, before):
+            if wants_snapshot:
                 live = read_live_snapshot(conn, target, scope, expected_tables)
             elif metadata is not None:
                 diffs = compare_schema(conn, target, metadata, scope)

@@ -3,8 +3,11 @@ schemas, so the daemon can skip the full comparison when nothing moved."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import TableClause
 
 # text[] rather than name[]: asyncpg knows text[] and sends the query without first asking the
 # server what the parameter's type is; ORDER BY ... COLLATE "C" sorts bytes, faster than the
@@ -80,6 +83,27 @@ FROM (
     FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA IN :schemas
 ) AS catalog
 """
+
+
+# the version table and the fingerprint on PostgreSQL in one statement: the table's rows
+# (one row of NULL when it is empty) each with the fingerprint, an InitPlan computed once
+PG_HEADS = """
+SELECT v.version_num, {fingerprint} FROM (VALUES (1)) AS one(x) LEFT JOIN {table} AS v ON true
+"""
+
+
+def read_pg_heads(
+    conn: Connection, version_table: TableClause, schemas: list[str]
+) -> tuple[list[Any], str | None]:
+    """The version table's values, and the fingerprint of `schemas` (None for none), in one
+    round trip (PostgreSQL). Raises the server's error when the table or its column is
+    missing: the caller asks again, one question at a time, to tell which."""
+    quoted = conn.dialect.identifier_preparer.format_table(version_table)
+    fingerprint = f"({PG_FINGERPRINT})" if schemas else "NULL"
+    statement = PG_HEADS.format(fingerprint=fingerprint, table=quoted)
+    rows = conn.execute(text(statement), {"schemas": schemas} if schemas else {}).all()
+    found = f"pg:{rows[0][1]}" if schemas else None
+    return [row[0] for row in rows if row[0] is not None], found
 
 
 def read_fingerprint(conn: Connection, schemas: list[str]) -> str:

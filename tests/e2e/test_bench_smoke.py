@@ -21,16 +21,20 @@ from tests.support.servers import Server, unavailable
 
 SCRIPT = REPO_ROOT / "bench" / "steady_state.py"
 ROW_LABELS = (
+    "floor: 4 catalog queries",
+    "snapshot read alone",
+    "driftwatch check (models cached)",
+    "daemon full check",
+    "diff alone",
     "alembic compare_metadata",
-    "driftwatch full check",
-    "driftwatch check (one-shot)",
-    "driftwatch steady-state tick",
-    "fingerprint query alone",
-    "connect + close alone",
+    "steady-state tick",
+    "probe alone (connect + query)",
+    "probe query alone",
+    "connect alone (new engine)",
 )
 RATIO_LINE = re.compile(
-    r"time \(median\):\s+full/alembic = [0-9.e+-]+x\s+tick/alembic = [0-9.e+-]+x\s+"
-    r"fingerprint/alembic = [0-9.e+-]+x\s+check/alembic = [0-9.e+-]+x"
+    r"time \(median\):\s+check/floor = [0-9.e+-]+x .*diff/floor = [0-9.e+-]+x .*"
+    r"tick/probe = [0-9.e+-]+x"
 )
 
 
@@ -53,11 +57,12 @@ def check_output(out: str, *, round_trips: bool) -> str:
     for label in ROW_LABELS:
         assert re.search(rf"^  {re.escape(label)}\s+\d", out, re.MULTILINE), label
     assert RATIO_LINE.search(out), out
-    assert re.search(r"peak memory:\s+full/alembic = \S+x\s+tick/alembic = \S+x", out), out
-    assert ("round trips:      full/alembic = " in out) is round_trips, out
+    assert re.search(r"vs alembic:\s+alembic/check = \S+x", out), out
+    assert re.search(r"peak memory:\s+check = [0-9.]+ MiB", out), out
+    assert ("round trips:      check = " in out) is round_trips, out
     # the generated schema is what the models say: both sides see no drift
     assert "alembic reports 0 diff(s); driftwatch in_sync (0 finding(s))" in out, out
-    found = re.search(r"database (dwbench_20_[0-9a-f]+) created", out)
+    found = re.search(r"database (driftwatch_bench_20_[0-9a-f]+) created", out)
     assert found, out
     return found.group(1)
 

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_target
-from driftwatch.live.observe import make_engine
+from driftwatch.live.observe import make_engine, read_heads_and_fingerprint
 from driftwatch.live.probe import read_fingerprint
 from tests.support.scenarios import execute, migrate, shop_target
 
@@ -172,3 +172,39 @@ def test_one_shot_check_reads_no_fingerprint(any_url: URL) -> None:
 
     assert (fingerprint_reads(one_shot), none) == (0, None)
     assert fingerprint_reads(kept) == 2 and value is not None
+
+
+def heads_and_fingerprint(url: URL) -> tuple[tuple[str, ...] | None, str, int]:
+    """What a tick reads, and how many statements it took."""
+    target = shop_target(url)
+    statements: list[str] = []
+
+    async def read() -> tuple[tuple[str, ...] | None, str]:
+        engine = make_engine(target)
+        event.listen(
+            engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+        try:
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                names = [str(conn.dialect.default_schema_name)]
+                return await conn.run_sync(read_heads_and_fingerprint, target, names)
+        finally:
+            await engine.dispose()
+
+    heads, found = asyncio.run(read())
+    return heads, found, len(statements)
+
+
+@pytest.mark.postgres
+def test_a_tick_reads_heads_and_fingerprint_in_one_statement_on_postgresql(pg_url: URL) -> None:
+    """The version table and the fingerprint in one statement, the same values as apart;
+    with no version table, the tick asks one question at a time and says so."""
+    heads, found, statements = heads_and_fingerprint(pg_url)
+    assert (heads, found) == (None, fingerprint(pg_url))
+    assert statements > 1
+    migrate(pg_url, "head")
+    heads, found, statements = heads_and_fingerprint(pg_url)
+    assert heads is not None and len(heads) == 1
+    assert found == fingerprint(pg_url)
+    assert statements == 1

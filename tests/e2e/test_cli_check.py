@@ -121,6 +121,7 @@ def test_json_report(any_url: URL, tmp_path: Path) -> None:
         "message",
         "attribution",
         "revision",
+        "fix",
     }
     # at head, a column added by hand: drift once the migrations are replayed (not on MySQL
     # without a scratch database, where the models alone are compared)
@@ -130,6 +131,8 @@ def test_json_report(any_url: URL, tmp_path: Path) -> None:
         None,
     )
     assert target["schema"]["method"] == ("replay" if replayed else "alembic")
+    # the SQL that puts the revision's state back; none through alembic's comparison
+    assert ("DROP COLUMN nickname" in (finding["fix"] or "")) is replayed
     assert target["schema"]["counts_by_attribution"] == {finding["attribution"]: 1}
     assert target["schema"]["in_sync"] is False
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +51,7 @@ from driftwatch.revisions import RevisionState, RevisionStateKind, revision_stat
 from driftwatch.snapshot_file import SnapshotFile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SNAPSHOT_FILE_METHOD = "snapshot_file"  # `SchemaResult.method` of `check --against-snapshot`
 
@@ -186,12 +187,12 @@ async def _observe(
     waiting for it; the connection is closed before a build is waited for.
     """
     early = _snapshot_for_sure(target, expected, states)
-    loading = asyncio.ensure_future(_models_state(target, expected, states))
+    loading = asyncio.ensure_future(_held(_models_state(target, expected, states)))
     own_engine = engine is None
     engine = engine or make_engine(target)
     try:
         if not early:
-            models = await loading
+            models = _unheld(await loading)
         # a fingerprint serves only to compare the next check with this one
         seen = await observe(
             engine,
@@ -203,7 +204,7 @@ async def _observe(
             snapshot=early,
         )
         if early:
-            models = await loading
+            models = _unheld(await loading)
             await _probe_missing(engine, target, seen, models)
     finally:
         if not loading.done():
@@ -213,6 +214,29 @@ async def _observe(
         if own_engine:
             await engine.dispose()
     return seen, models
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    error: BaseException
+
+
+async def _held(work: Coroutine[Any, Any, T]) -> T | _Raised:
+    """`work`'s result, or what it raised held as a value. A task must not let SystemExit
+    (the project's models or types exiting) out: asyncio would stop the whole event loop
+    with it, instead of failing the one check."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # see the docstring; `_unheld` raises it in the check
+        return _Raised(exc)
+
+
+def _unheld(value: T | _Raised) -> T:
+    if isinstance(value, _Raised):
+        raise value.error
+    return value
 
 
 async def _observe_against(

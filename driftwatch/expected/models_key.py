@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_mock_engine,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import (
     AddConstraint,
     CreateColumn,
@@ -127,7 +128,13 @@ class _Renderer:
         if isinstance(value, TextClause):
             return f"text({value.text!r})"
         if isinstance(value, ClauseElement):
-            return f"sql({value})"  # compiled with the default dialect: same every time
+            # compiled for the dialect, as the DDL does: a construct of the project's own may
+            # compile for one dialect only (prefect's GenerateUUID); what does not compile
+            # at all is left to the DDL's hash, which says why
+            try:
+                return f"sql({value.compile(dialect=self.dialect)})"
+            except SQLAlchemyError as exc:
+                raise _OpaqueError from exc
         if isinstance(value, list | tuple):
             return "[" + ",".join(self.value(item) for item in value) + "]"
         if isinstance(value, dict):

@@ -83,8 +83,8 @@ from driftwatch.expected.scratch import ScratchServers
 from driftwatch.expected.sources import Expected, load_expected
 from driftwatch.expected.states import (
     ExpectedStates,
-    ReplayPlan,
     models_scope,
+    replay_plan,
     replay_scope,
     scratch_identity,
     scripts_key,
@@ -935,16 +935,9 @@ async def prepare(
         states.cache.put(key, dataclasses.replace(snapshot, scope=models_scope(expected.metadata)))
         # the replay's states too: the bootstrap's create_all and an empty revision make the
         # same schema, at the database's revision and at the head
-        plan = ReplayPlan(
-            directory=expected.directory,  # type: ignore[arg-type]
-            script_files=expected.script_files,
-            metadata=expected.metadata,
-            dialect=target.dialect,
-            scratch_url=target.scratch_url,
-            version_table=target.version_table,
-            bootstrap=target.replay_bootstrap,
-            stamp=target.replay_stamp,
-        )
+        plan = replay_plan(target, expected)
+        if plan is None:
+            raise BenchError("the generated scripts did not load")
         base = scripts_key(plan)
         identity = scratch_identity(target.dialect, target.scratch_url)
         replayed = dataclasses.replace(snapshot, scope=replay_scope(plan))

@@ -30,7 +30,7 @@ from driftwatch.expected.sources import (
     load_scripts,
     project_frame,
 )
-from driftwatch.expected.states import ExpectedStates, ModelsState, ReplayPlan, RevisionStates
+from driftwatch.expected.states import ExpectedStates, ModelsState, RevisionStates, replay_plan
 from driftwatch.live.errors import scrub
 from driftwatch.live.observe import (
     Observation,
@@ -315,7 +315,8 @@ async def _revision_states(
 ) -> RevisionStates | None:
     """What the migrations produce at the database's revision and at the heads, when the
     live snapshot was read; a state with `unavailable` says why there is no replay."""
-    if seen.snapshot is None or expected.directory is None:
+    plan = replay_plan(target, expected)
+    if seen.snapshot is None or plan is None:
         return None
     heads = seen.database_heads
     if heads is None or revision.kind not in _REPLAYABLE:
@@ -323,16 +324,6 @@ async def _revision_states(
         unknown = listing(revision.unknown) or "none"
         why = f"the database's revision ({unknown}) is not in the scripts"
         return RevisionStates(unavailable=why)
-    plan = ReplayPlan(
-        directory=expected.directory,
-        script_files=expected.script_files,
-        metadata=expected.metadata,
-        dialect=target.dialect,
-        scratch_url=target.scratch_url,
-        version_table=target.version_table,
-        bootstrap=target.replay_bootstrap,
-        stamp=target.replay_stamp,
-    )
     pending = [p.revision for p in revision.pending]
     return await states.revisions(plan, heads, pending)
 

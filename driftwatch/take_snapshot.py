@@ -22,7 +22,7 @@ from driftwatch.errors import ConfigError
 from driftwatch.expected.replay import ReplayError
 from driftwatch.expected.scratch import ScratchUnavailableError
 from driftwatch.expected.sources import load_expected, load_metadata
-from driftwatch.expected.states import ReplayPlan
+from driftwatch.expected.states import replay_plan
 from driftwatch.live.observe import make_engine, read_live
 from driftwatch.snapshot import Snapshot
 
@@ -80,16 +80,8 @@ async def take_revision(target: Target, revision: str, *, cache_dir: Path | None
         raise ConfigError(f"revision {revision!r}: {exc}", target=target.name) from None
     if script is None:
         raise ConfigError(f"revision {revision!r} is not in the scripts", target=target.name)
-    plan = ReplayPlan(
-        directory=directory,
-        script_files=expected.script_files,
-        metadata=expected.metadata,
-        dialect=target.dialect,
-        scratch_url=target.scratch_url,
-        version_table=target.version_table,
-        bootstrap=target.replay_bootstrap,
-        stamp=target.replay_stamp,
-    )
+    plan = replay_plan(target, expected)
+    assert plan is not None  # load_expected always reads the directory
     states = default_states(cache_dir)
     try:
         replayed = await states.revisions(plan, (script.revision,), [])

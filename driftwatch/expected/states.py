@@ -26,12 +26,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Connection
 
+from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import replay
 from driftwatch.expected.cache import SnapshotCache, cache_key
 from driftwatch.expected.models_ddl import materialise
 from driftwatch.expected.models_key import models_key
 from driftwatch.expected.scratch import ScratchServers
+from driftwatch.expected.sources import Expected
 from driftwatch.live.snapshot import read_snapshot
 from driftwatch.snapshot import Scope, Snapshot
 
@@ -80,6 +82,22 @@ class ReplayPlan:
     version_table: str = "alembic_version"
     bootstrap: str | None = None
     stamp: str | None = None
+
+
+def replay_plan(target: Target, expected: Expected) -> ReplayPlan | None:
+    """What replaying `target`'s scripts depends on; None without alembic's view of them."""
+    if expected.directory is None:
+        return None
+    return ReplayPlan(
+        directory=expected.directory,
+        script_files=expected.script_files,
+        metadata=expected.metadata,
+        dialect=target.dialect,
+        scratch_url=target.scratch_url,
+        version_table=target.version_table,
+        bootstrap=target.replay_bootstrap,
+        stamp=target.replay_stamp,
+    )
 
 
 def scripts_key(plan: ReplayPlan) -> str:

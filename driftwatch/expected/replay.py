@@ -13,7 +13,6 @@ called with the connection before the first migration) and/or a revision to stam
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from driftwatch.errors import DriftwatchError
+from driftwatch.expected.sources import import_object
 
 
 class ReplayError(DriftwatchError):
@@ -80,9 +80,8 @@ def upgrade(
     *,
     metadata: MetaData | None,
     version_table: str,
-) -> tuple[str, ...]:
-    """Run every migration from the scratch database's revision up to `destination`;
-    return the revisions applied afterwards (the scratch database's heads)."""
+) -> None:
+    """Run every migration from the scratch database's revision up to `destination`."""
 
     def steps(heads: tuple[str, ...], _context: MigrationContext) -> list[Any]:
         # what alembic's own `upgrade` command asks the script directory for
@@ -93,24 +92,13 @@ def upgrade(
         context.run_migrations()
     if conn.in_transaction():
         conn.commit()
-    return tuple(sorted(_context(conn, directory, None, version_table).get_current_heads()))
 
 
 def _import_hook(path: str) -> Callable[[Connection], object]:
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ReplayError(f"replay_bootstrap: {path!r} is not of the form module:callable")
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            found = getattr(found, part)
-    except ImportError as exc:
-        raise ReplayError(f"replay_bootstrap: cannot import {module_name!r}: {exc}") from None
-    except AttributeError:
-        raise ReplayError(f"replay_bootstrap: {path!r}: no attribute {attr!r}") from None
+    found = import_object(path, "replay_bootstrap", ReplayError)
     if not callable(found):
         raise ReplayError(f"replay_bootstrap: {path!r} is not callable")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @contextmanager

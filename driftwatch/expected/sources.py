@@ -223,17 +223,13 @@ def _tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _import(module_name: str, origin: str) -> object:
+def _import(module_name: str, origin: str, error: type[DriftwatchError] = MetadataError) -> object:
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
-        raise MetadataError(
-            f"{origin}: cannot import {module_name!r}: {_first_line(exc)}"
-        ) from None
+        raise error(f"{origin}: cannot import {module_name!r}: {_first_line(exc)}") from None
     except BaseException as exc:  # the module raised or exited (_project_code)
-        raise MetadataError(
-            f"{origin}: importing {module_name!r} failed: {describe_raised(exc)}"
-        ) from None
+        raise error(f"{origin}: importing {module_name!r} failed: {describe_raised(exc)}") from None
 
 
 def _dotted(name: str) -> bool:
@@ -241,19 +237,26 @@ def _dotted(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
 
 
-def _resolve(path: str, origin: str) -> MetaData:
+def import_object(path: str, origin: str, error: type[DriftwatchError] = MetadataError) -> object:
+    """The object a `module:attr.attr` path names, imported as the project's code is: what
+    goes wrong is one line of `error` (the models' MetaData, a replay's bootstrap hook)."""
     module_name, sep, attr_path = path.partition(":")
     if not sep or not _dotted(module_name) or not _dotted(attr_path):
-        raise MetadataError(
+        raise error(
             f"{origin}: {path!r} is not of the form module:attribute "
             "(dotted Python names, as in app.models:Base.metadata)"
         )
-    obj = _import(module_name, origin)
+    obj = _import(module_name, origin, error)
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)
         except AttributeError:
-            raise MetadataError(f"{origin}: {path!r}: no attribute {attr!r}") from None
+            raise error(f"{origin}: {path!r}: no attribute {attr!r}") from None
+    return obj
+
+
+def _resolve(path: str, origin: str) -> MetaData:
+    obj = import_object(path, origin)
     if not isinstance(obj, MetaData):
         raise MetadataError(f"{origin}: {path!r} is a {type(obj).__name__}, not a MetaData")
     return obj

@@ -268,8 +268,6 @@ class ExpectedStates:
 def _upgrade(conn: Connection, plan: ReplayPlan, destination: str) -> None:
     replay.upgrade(conn, plan.directory, destination, metadata=plan.metadata,
                    version_table=plan.version_table)  # fmt: skip
-    if conn.in_transaction():
-        conn.commit()
 
 
 def replay_scope(plan: ReplayPlan) -> Scope:

@@ -326,3 +326,18 @@ def test_unknown_key_in_dotenv_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="concurency: unknown key"):
         load_settings()
+
+
+@pytest.mark.parametrize("hook", ["app.db", "app.db:", ":create", "app db:create", "app.db:1x"])
+def test_a_replay_bootstrap_that_is_no_import_path_is_refused(tmp_path: Path, hook: str) -> None:
+    """replay_bootstrap names a callable by `module:callable`: anything else is one line
+    naming the file and the key, before any database is touched."""
+    message = config_error(
+        tmp_path,
+        f'[[targets]]\nname = "a"\nurl = "sqlite:///a.db"\nscript_location = "m"\n'
+        f"replay_bootstrap = {hook!r}\n",
+    )
+
+    assert "replay_bootstrap" in message
+    assert "module:callable" in message
+    assert "\n" not in message

@@ -51,6 +51,9 @@ def _bounded_seconds(value: object) -> object:
     return value
 
 
+DEFAULT_VERSION_TABLE = "alembic_version"  # alembic's own default
+
+
 class Timeouts(BaseModel):
     """How long a check may wait on a monitored database, in seconds."""
 
@@ -109,7 +112,7 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     alembic_ini: Path | None = None
     script_location: str | None = None
     version_locations: StrList = Field(default_factory=list)
-    version_table: str = "alembic_version"
+    version_table: str = DEFAULT_VERSION_TABLE
     version_table_schema: str | None = None
     metadata: StrList = Field(default_factory=list)
     imports: StrList = Field(default_factory=list)

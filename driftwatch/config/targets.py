@@ -10,9 +10,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from driftwatch.compare.baseline import Baseline, read_baseline
-from driftwatch.config.loading import metadata_from_ini
+from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.secrets import mask_url, read_secret
-from driftwatch.config.settings import Comparison, Settings, TargetSettings, Timeouts
+from driftwatch.config.settings import (
+    DEFAULT_VERSION_TABLE,
+    Comparison,
+    Settings,
+    TargetSettings,
+    Timeouts,
+)
 from driftwatch.errors import ConfigError
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
@@ -34,7 +40,7 @@ class Target:
     alembic_ini: Path | None = None
     script_location: str | None = None
     version_locations: tuple[str, ...] = ()
-    version_table: str = "alembic_version"
+    version_table: str = DEFAULT_VERSION_TABLE
     version_table_schema: str | None = None
     metadata: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
@@ -129,7 +135,7 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         raise ConfigError("set alembic_ini or script_location", target=ts.name)
     metadata = tuple(ts.metadata)
     if not metadata and ts.alembic_ini is not None:
-        metadata = metadata_from_ini(ts.alembic_ini)
+        metadata = read_alembic_ini(ts.alembic_ini).metadata
     return Target(
         name=ts.name,
         url=_resolve_url(ts),

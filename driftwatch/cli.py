@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -43,6 +43,27 @@ from driftwatch.snapshot_file import (
     write_snapshot_file,
 )
 from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
+
+
+def _render_junit(report: Report) -> str:
+    from driftwatch.formats.junit import render_junit  # noqa: PLC0415 - only when asked for
+
+    return render_junit(report)
+
+
+def _render_markdown(report: Report) -> str:
+    from driftwatch.formats.markdown import render_markdown  # noqa: PLC0415 - only when asked
+
+    return render_markdown(report)
+
+
+# `check --format`: each turns a whole report into what is printed
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "junit": _render_junit,
+    "markdown": _render_markdown,
+}
 
 
 class Console:
@@ -171,7 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         "schema with the models. Exit 0 in sync, 1 out of sync, 2 could not check.",
     )
     _add_config_arguments(check)
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format",
+        choices=tuple(RENDERERS),
+        default="text",
+        help="text for people, json for programs, junit for CI test dashboards, markdown "
+        "for a pull-request comment or a job summary",
+    )
     check.add_argument(
         "--fail-on",
         action="append",
@@ -367,7 +394,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     if args.fix_sql:
         print(fix_script(report))
     else:
-        print(render_json(report) if args.format == "json" else render_text(report))
+        print(RENDERERS[args.format](report))
     for problem in report.problems():
         console.error(f"driftwatch: {problem}")
     return int(report.exit_code())

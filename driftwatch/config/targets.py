@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,22 @@ ASYNC_DRIVERS: Mapping[str, str] = {
     "mariadb": "mysql+aiomysql",
     "sqlite": "sqlite+aiosqlite",
 }
+# each driver's module, and the extra that installs it
+DRIVER_EXTRAS: Mapping[str, tuple[str, str]] = {
+    "postgresql+asyncpg": ("asyncpg", "postgresql"),
+    "mysql+aiomysql": ("aiomysql", "mysql"),
+    "sqlite+aiosqlite": ("aiosqlite", "sqlite"),
+}
+
+
+def require_driver(url: URL, *, origin: str) -> None:
+    """Refuse a URL whose driver is not installed, naming the extra that installs it."""
+    module, extra = DRIVER_EXTRAS[url.drivername]
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f"{origin}: {url.get_backend_name()} needs the {module} driver, which is not "
+            f"installed (pip install 'alembic-driftwatch[{extra}]')"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +105,7 @@ def parse_url(raw: str, *, origin: str) -> URL:
         supported = "postgresql, mysql/mariadb, sqlite"
         raise ConfigError(f"{origin}: unsupported database {backend!r} (supported: {supported})")
     url = url.set(drivername=driver)
+    require_driver(url, origin=origin)
     if driver == ASYNC_DRIVERS["postgresql"]:
         url = _asyncpg_query(url)
     if backend == "sqlite" and url.database in (None, "", ":memory:"):

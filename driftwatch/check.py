@@ -131,8 +131,10 @@ async def check_target(
                 max_age_seconds=max_age_seconds,
             )  # fmt: skip
         # translating what was seen runs the models' own SQL constructs: inside the net too
-        revision = revision_state(expected.scripts, seen.database_heads)
-        if against is None:
+        revision = revision_state(expected.scripts, seen.database_heads, migrating=seen.migrating)
+        if seen.migrating:
+            schema = _while_migrating(previous, target)
+        elif against is None:
             replayed = await _revision_states(target, expected, seen, revision, states)
             schema = _schema_result(
                 seen,
@@ -161,9 +163,10 @@ async def check_target(
         if own_states:
             await states.close()
 
+    carried = seen.migrating and schema.compared
     return report(
         check_kind=CheckKind.FULL
-        if seen.diffs is not None or reusable is None
+        if (seen.diffs is not None or reusable is None) and not carried
         else CheckKind.PROBE,
         revision=revision,
         schema=schema,
@@ -418,6 +421,20 @@ def _schema_result(
     return SchemaResult(
         compared=True, findings=tuple(findings), compared_at=now, method="alembic", notes=notes
     ).under(baseline)
+
+
+MIGRATING_NOTE = "a migration is running: no new verdict until the check after it"
+
+
+def _while_migrating(previous: TargetReport | None, target: Target) -> SchemaResult:
+    """The schema result of a check that saw a migration running: nothing was compared, and
+    the last comparison stands where there is one (the daemon's), so that a migration
+    neither raises nor clears what is known of the schema; the check after it decides."""
+    schema = previous.schema if previous is not None and previous.succeeded else None
+    if schema is None or not schema.compared:
+        return SchemaResult(compared=False, skipped_reason=MIGRATING_NOTE)
+    notes = schema.notes if MIGRATING_NOTE in schema.notes else (MIGRATING_NOTE, *schema.notes)
+    return replace(schema, notes=notes).under(target.baseline)
 
 
 def _saved_snapshot_result(

@@ -307,6 +307,6 @@ def _log_change(state: TargetState, change: Change) -> None:
         fields["drift"] = len(good.schema.findings)
         if change.condition is Condition.DRIFT and started:
             level = logging.WARNING
-    if change.revision not in (None, RevisionStateKind.AT_HEAD):
+    if change.revision not in (None, RevisionStateKind.AT_HEAD, RevisionStateKind.MIGRATING):
         level = logging.WARNING
     log.log(level, change.word.replace("_", " "), extra={"fields": fields})

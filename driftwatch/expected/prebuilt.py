@@ -34,7 +34,12 @@ from driftwatch.snapshot import Snapshot, SnapshotFormatError, from_json, to_jso
 from driftwatch.snapshot_file import replace_file
 
 MANIFEST = "manifest.json"
-STATES = "states"
+
+
+def state_path(folder: Path, digest: str) -> Path:
+    """Where a build's state file of `digest` is: beside the manifest, so that a folder of
+    plain files (a Kubernetes ConfigMap, whose keys have no folders) can hold a build."""
+    return folder / f"state-{digest}.json"
 
 
 def state_file(snapshot: Snapshot) -> tuple[str, bytes]:
@@ -72,7 +77,7 @@ class Prebuilt:
             return known
 
     def _read(self, digest: str) -> Snapshot:
-        path = self.folder / STATES / f"{digest}.json"
+        path = state_path(self.folder, digest)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -202,19 +207,18 @@ def publish(folder: Path, manifest: Manifest, files: Mapping[str, bytes]) -> Non
     """Publish the build `manifest` (its states' files `files`, by digest) in `folder`."""
     check_publishable(folder)
     previous = _digests_of(folder / MANIFEST)
-    states = folder / STATES
     try:
-        states.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
         for digest, data in files.items():
-            path = states / f"{digest}.json"
+            path = state_path(folder, digest)
             if not path.is_file() or path.stat().st_size != len(data):
                 replace_file(path, data.decode())
         replace_file(folder / MANIFEST, manifest_text(manifest))
     except OSError as exc:
         raise PrebuiltError(f"--out-dir: cannot write {folder}: {exc.strerror or exc}") from None
     keep = manifest.digests() | previous
-    for path in states.glob("*.json"):
-        if path.stem not in keep:
+    for path in folder.glob("state-*.json"):
+        if path.stem.removeprefix("state-") not in keep:
             with contextlib.suppress(OSError):  # a file left over costs only disk space
                 path.unlink()
 

@@ -3,12 +3,13 @@ writes, and which of its states a database at given heads is compared with. Pure
 (the files are `prebuilt`).
 
 A folder holds `manifest.json` and, beside it, one file per distinct snapshot, named by the
-SHA-256 of its bytes (`state-<digest>.json`). The manifest names every state by that digest: the revision graph
-(each revision, what it builds on, the heads) with the state each revision's migrations
-produce, the state at base (an empty version table), at the heads together, and the models'
-state; the dialect and server version they were built on; the content keys of the scripts
-and models; the driftwatch version and the format version. A manifest and the files it names
-are one build: files never change once written, so a reader never mixes two builds.
+SHA-256 of its bytes (`state-<digest>.json`). The manifest names every state by that digest:
+the revision graph (each revision, what it builds on, the heads) with the state each
+revision's migrations produce, the state at base (an empty version table), at the heads
+together, and the models' state; the dialect and server version they were built on; the
+content keys of the scripts and models; the driftwatch version and the format version. A
+manifest and the files it names are one build: files never change once written, so a reader
+never mixes two builds.
 """
 
 from __future__ import annotations

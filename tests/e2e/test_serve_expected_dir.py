@@ -64,7 +64,9 @@ def shop_report(daemon: Daemon) -> dict[str, Any] | None:
     return target if target.get("revision") else None
 
 
-def follows(daemon: Daemon, state: str, pending: list[str], findings: list[tuple[str, str]]) -> bool:
+def follows(
+    daemon: Daemon, state: str, pending: list[str], findings: list[tuple[str, str]]
+) -> bool:
     target = shop_report(daemon)
     if target is None or target["revision"]["state"] != state:
         return False

@@ -5,7 +5,6 @@ so that a reader never mixes two builds."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -298,7 +297,7 @@ def test_a_folder_of_something_else_is_never_overwritten(tmp_path: Path) -> None
         check_publishable(other)
     with pytest.raises(PrebuiltError, match="is not empty and holds no driftwatch build"):
         publish(other, MANIFEST_OF_SHOP, FILES_OF_SHOP)
-    assert os.listdir(other) == ["index.html"]
+    assert [p.name for p in other.iterdir()] == ["index.html"]
     with pytest.raises(PrebuiltError, match="does not exist"):
         check_publishable(tmp_path / "no" / "such")
     with pytest.raises(PrebuiltError, match="is not a folder"):

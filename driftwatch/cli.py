@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from driftwatch import __version__
+from driftwatch.build_expected import build_expected
 from driftwatch.check import accept_all, check_targets
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.config.loading import Flags, load_settings
@@ -30,6 +31,7 @@ from driftwatch.config.secrets import (
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target, build_targets
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected.prebuilt import check_publishable
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.render import render_json, render_text
@@ -149,6 +151,13 @@ def _add_config_arguments(parser: argparse.ArgumentParser, *, comparing: bool = 
     if comparing:  # `snapshot` compares nothing
         parser.add_argument(
             "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
+        )
+        parser.add_argument(
+            "--expected-dir",
+            type=Path,
+            metavar="DIR",
+            help="expected states of `driftwatch snapshot build`: used instead of the scripts "
+            "and models (no scratch database)",
         )
         parser.add_argument(
             "--comparison",
@@ -284,6 +293,18 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             "--out", type=Path, metavar="FILE", help="save to FILE (atomically) instead of stdout"
         )
         parser.set_defaults(handler=run_snapshot)
+    build = sources.add_parser(
+        "build",
+        help="every expected state (models, each revision, heads) into a folder to publish",
+        description="Build the models and replay every revision of the scripts in a scratch "
+        "database, and write their snapshots with a manifest into DIR (the manifest last), "
+        "for targets with expected_dir: checked without the code or a scratch database.",
+    )
+    _add_config_arguments(build, comparing=False)
+    build.add_argument(
+        "--out-dir", type=Path, metavar="DIR", required=True, help="the folder to publish"
+    )
+    build.set_defaults(handler=run_snapshot_build)
 
 
 def _flags(args: argparse.Namespace) -> Flags:
@@ -302,6 +323,7 @@ def _flags(args: argparse.Namespace) -> Flags:
             "script_location": args.script_location,
             "metadata": args.metadata,
             "baseline": getattr(args, "baseline", None),
+            "expected_dir": getattr(args, "expected_dir", None),
             "comparison": getattr(args, "comparison", None),
             "scratch_url": args.scratch_url,
             "replay_bootstrap": args.replay_bootstrap,
@@ -434,6 +456,29 @@ def run_snapshot(args: argparse.Namespace, console: Console) -> int:
         f"driftwatch: wrote {out}: {args.source} snapshot of target {target.name!r} "
         f"({saved.snapshot.dialect} {saved.snapshot.server_version}, "
         f"{tables} table{'s' if tables != 1 else ''})"
+    )
+    return int(ExitCode.IN_SYNC)
+
+
+def run_snapshot_build(args: argparse.Namespace, console: Console) -> int:
+    settings = load_settings(args.config, _flags(args))
+    targets = build_targets(settings, names=tuple(args.target), read_baselines=False)
+    console.learn(known_secrets(settings, targets, args))
+    target = _one_target(targets, "snapshot build")
+    if target.alembic_ini is None and target.script_location is None:
+        raise ConfigError("snapshot build needs the scripts: set alembic_ini or script_location")
+    out: Path = args.out_dir
+    check_publishable(out)  # now, not after every revision was replayed
+    with project_output_to_stderr():
+        built = asyncio.run(
+            build_expected(target, out, cache_dir=settings.cache_dir, now=datetime.now(UTC))
+        )
+    manifest = built.manifest
+    console.error(
+        f"driftwatch: wrote {out}: {len(manifest.order)} revisions (heads "
+        f"{', '.join(sorted(manifest.graph.heads))}), "
+        f"{'models, ' if manifest.models_state else ''}{built.files} state files, "
+        f"built on {manifest.dialect} {manifest.server_version}"
     )
     return int(ExitCode.IN_SYNC)
 

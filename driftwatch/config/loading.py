@@ -112,7 +112,14 @@ def read_toml(path: Path) -> dict[str, Any]:
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
     "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file", "cache_dir"),
-    "targets": ("alembic_ini", "url_file", "script_location", "version_locations", "baseline"),
+    "targets": (
+        "alembic_ini",
+        "url_file",
+        "script_location",
+        "version_locations",
+        "baseline",
+        "expected_dir",
+    ),
     "notifiers": ("url_file",),
 }
 
@@ -225,7 +232,7 @@ def _zero_config_target(cwd: Path, flags: Mapping[str, Any]) -> TargetSettings |
     it; None where there is no alembic.ini and no flag names the scripts."""
     ini = cwd / "alembic.ini"
     has_scripts = flags.get("alembic_ini") or flags.get("script_location")
-    if not ini.is_file() and not has_scripts:
+    if not ini.is_file() and not has_scripts and not flags.get("expected_dir"):
         return None
     url = os.environ.get("DATABASE_URL") or _dotenv_value(cwd / ".env", "DATABASE_URL")
     if not url and ini.is_file():

@@ -127,6 +127,9 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     replay_bootstrap: str | None = None
     replay_stamp: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
+    # expected states prebuilt by `driftwatch snapshot build`: checked from them alone (no
+    # scripts, no models, no scratch database)
+    expected_dir: Path | None = None
     interval_seconds: float | None = Field(default=None, gt=0)
     labels: dict[str, str] = Field(default_factory=dict)
 

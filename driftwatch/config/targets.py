@@ -70,6 +70,7 @@ class Target:
     replay_stamp: str | None = None  # revision stamped before the replay
     baseline: Baseline | None = None  # read and validated with the configuration
     baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
+    expected_dir: Path | None = None  # prebuilt expected states: used instead of scripts, models
     interval_seconds: float | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -149,8 +150,8 @@ def _resolve_scratch_url(ts: TargetSettings) -> URL | None:
 
 
 def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target:
-    if ts.alembic_ini is None and ts.script_location is None:
-        raise ConfigError("set alembic_ini or script_location", target=ts.name)
+    if ts.alembic_ini is None and ts.script_location is None and ts.expected_dir is None:
+        raise ConfigError("set alembic_ini or script_location (or expected_dir)", target=ts.name)
     metadata = tuple(ts.metadata)
     if not metadata and ts.alembic_ini is not None:
         metadata = read_alembic_ini(ts.alembic_ini).metadata
@@ -173,6 +174,7 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         exclude_tables=tuple(ts.exclude_tables),
         baseline=_baseline_of(ts) if read_baselines else None,
         baseline_file=ts.baseline if read_baselines else None,
+        expected_dir=ts.expected_dir,
         interval_seconds=ts.interval_seconds,
         timeouts=Timeouts.model_validate(ts.model_dump(include=set(Timeouts.model_fields))),
         labels=dict(ts.labels),

@@ -155,6 +155,9 @@ async def check_target(
                 reusable=reusable,
                 now=started_at,
             )
+            note = expected.models_note  # a comparison reused from before may have it
+            if note is not None and schema.compared and note not in schema.notes:
+                schema = replace(schema, notes=(note, *schema.notes))
         else:
             schema = _saved_snapshot_result(seen, against, target=target, now=started_at)
         schema = _noting_source(schema, prebuilt, seen)
@@ -257,14 +260,17 @@ async def _observe(
     try:
         if not early:
             models = _unheld(await loading)
-        # a fingerprint serves only to compare the next check with this one
+        # a fingerprint serves only to compare the next check with this one; models
+        # rebuilt since they were imported name the schemas watched instead of the MetaData
+        rebuilt = expected.rebuilt_models
         seen = await observe(
             engine,
             target,
-            expected.metadata,
+            expected.metadata if rebuilt is None else None,
             decide,
             fingerprint=max_age_seconds is not None,
             expected_tables=None if early else _tables_of(models),
+            expected_schemas=() if rebuilt is None else rebuilt.scope.schemas,
             snapshot=early,
         )
         if early:
@@ -348,6 +354,8 @@ def _must_propagate(exc: BaseException) -> bool:
 
 async def _models_state(target: Target, expected: Expected, states: ExpectedStates) -> ModelsState:
     """The models' snapshot the comparison needs, or why the alembic path runs instead."""
+    if expected.rebuilt_models is not None:
+        return ModelsState(snapshot=expected.rebuilt_models)
     if expected.metadata is None:
         return ModelsState(snapshot=None, unavailable="no models configured (metadata)")
     if target.compare.comparison == "alembic":
@@ -406,7 +414,7 @@ def _scripts_only(target: Target) -> Expected:
 
 def _snapshot_for_sure(target: Target, expected: Expected, states: ExpectedStates) -> bool:
     """Whether `_models_state` will give a snapshot (or fail): a scratch database is had."""
-    return (
+    return expected.rebuilt_models is not None or (
         expected.metadata is not None
         and target.compare.comparison != "alembic"
         and states.scratch.available(target.dialect, target.scratch_url) is None

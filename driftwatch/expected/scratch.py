@@ -149,6 +149,19 @@ class ScratchServers:
         async with self._database_on(server) as engine:
             yield engine
 
+    async def server_url(self, dialect: str, scratch_url: URL | None) -> URL | None:
+        """The server `database()` makes databases on, started if it is the embedded one,
+        for another process to make its own there (`models_worker`); None for SQLite, whose
+        scratch databases are in memory, each process's own."""
+        reason = self.available(dialect, scratch_url)
+        if reason is not None:
+            raise ScratchUnavailableError(reason)
+        if FAMILIES[dialect] == "sqlite":
+            return None
+        if scratch_url is not None:
+            return scratch_url
+        return (await asyncio.to_thread(self._running_embedded)).url
+
     async def close(self) -> None:
         """Stop the embedded server if one was started; no database() after this."""
         self._closed = True

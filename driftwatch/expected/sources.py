@@ -12,7 +12,7 @@ import sysconfig
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from alembic.config import Config
@@ -29,8 +29,10 @@ from driftwatch.errors import (
     ScriptsError,
     of_target,
 )
+from driftwatch.expected.model_files import project_files
 from driftwatch.expected.stamps import Stamp, stamp
 from driftwatch.revisions import ScriptGraph, ScriptRevision
+from driftwatch.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +44,12 @@ class Expected:
     script_files: tuple[str, ...] = ()  # where `scripts` was read from, to notice edits
     script_stamp: Stamp = ()  # their stamp when read (see `stamps`)
     directory: ScriptDirectory | None = None  # alembic's own view of the scripts, for replay
+    model_files: tuple[str, ...] = ()  # where the models' code was read from (`model_files`)
+    model_stamp: Stamp = ()  # their stamp when read
+    # the models' state as a fresh interpreter built it once their code changed (the daemon,
+    # see `follow`): it, not `metadata`, is then what the models say
+    rebuilt_models: Snapshot | None = None
+    models_note: str | None = None  # why a comparison still uses `metadata` though it changed
 
 
 def _prepend_sys_path(paths: list[str]) -> None:
@@ -285,23 +293,28 @@ def load_metadata(target: Target) -> MetaData | None:
 def load_expected(target: Target) -> Expected:
     """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
     scripts, files, directory = load_scripts(target)
+    metadata = load_metadata(target)
+    models = project_files() if metadata is not None else ()
     return Expected(
         scripts=scripts,
-        metadata=load_metadata(target),
+        metadata=metadata,
         script_files=files,
         script_stamp=stamp(files, folders=True),
         directory=directory,
+        model_files=models,
+        model_stamp=stamp(models),
     )
 
 
 def refresh_scripts(target: Target, expected: Expected) -> Expected:
-    """`expected` with its scripts re-read if a script file changed since; models stay."""
+    """`expected` with its scripts re-read if a script file changed since; models stay
+    (`follow` is for them)."""
     if stamp(expected.script_files, folders=True) == expected.script_stamp:
         return expected
     scripts, files, directory = load_scripts(target)
-    return Expected(
+    return replace(
+        expected,
         scripts=scripts,
-        metadata=expected.metadata,
         script_files=files,
         script_stamp=stamp(files, folders=True),
         directory=directory,

@@ -82,6 +82,9 @@ class ReplayPlan:
     version_table: str  # the replay stamps it as the target names it
     bootstrap: str | None = None
     stamp: str | None = None
+    # the schemas of models rebuilt since `metadata` was imported (see `Expected`), which
+    # name the schemas a replay reads instead of `metadata`'s
+    models_schemas: tuple[str | None, ...] | None = None
 
 
 def replay_plan(target: Target, expected: Expected) -> ReplayPlan | None:
@@ -97,6 +100,9 @@ def replay_plan(target: Target, expected: Expected) -> ReplayPlan | None:
         version_table=target.version_table,
         bootstrap=target.replay_bootstrap,
         stamp=target.replay_stamp,
+        models_schemas=None
+        if expected.rebuilt_models is None
+        else expected.rebuilt_models.scope.schemas,
     )
 
 
@@ -114,7 +120,7 @@ def scripts_key(plan: ReplayPlan) -> str:
         digest.update(b"\0")
     convention = plan.metadata.naming_convention if plan.metadata is not None else {}
     settings = [sorted((str(k), str(v)) for k, v in convention.items()), plan.bootstrap,
-                plan.stamp, plan.version_table]  # fmt: skip
+                plan.stamp, plan.version_table, replay_scope(plan).schemas]  # fmt: skip
     digest.update(json.dumps(settings).encode())
     return digest.hexdigest()
 
@@ -152,11 +158,19 @@ class ExpectedStates:
         self._revisions: dict[tuple[str, ...], RevisionStates] = {}
 
     async def models(
-        self, metadata: MetaData, dialect: str, scratch_url: URL | None
+        self,
+        metadata: MetaData,
+        dialect: str,
+        scratch_url: URL | None,
+        *,
+        identity: str | None = None,
     ) -> ModelsState:
         """The models' schema as a `dialect` server builds it: in memory, else from the
-        disk cache, else built in a throwaway scratch database (dropped afterwards)."""
-        identity = scratch_identity(dialect, scratch_url)
+        disk cache, else built in a throwaway scratch database (dropped afterwards).
+
+        `identity` names the scratch server in cache keys when `scratch_url` is another
+        process's view of it (`models_worker` building on the daemon's embedded server)."""
+        identity = identity or scratch_identity(dialect, scratch_url)
         memo = (id(metadata), dialect, identity)
         async with self._building.setdefault(memo, asyncio.Lock()):
             known = self._models.get(memo)
@@ -272,7 +286,12 @@ def _upgrade(conn: Connection, plan: ReplayPlan, destination: str) -> None:
 
 def replay_scope(plan: ReplayPlan) -> Scope:
     """The models' schemas (the default one alone without models), minus the version table."""
-    schemas = models_scope(plan.metadata).schemas if plan.metadata is not None else (None,)
+    if plan.models_schemas is not None:
+        schemas = plan.models_schemas
+    elif plan.metadata is not None:
+        schemas = models_scope(plan.metadata).schemas
+    else:
+        schemas = (None,)
     return Scope(schemas=schemas, exclude=(glob.escape(plan.version_table),))
 
 

@@ -27,6 +27,7 @@ from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected.follow import ModelsFollower
 from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.stamps import stamp
@@ -64,6 +65,7 @@ class Scheduler:
         # connection kept open between checks); whoever opened them closes them
         self._engines = dict(engines)
         self._expected_states = states
+        self._models = ModelsFollower(states)  # rebuilds models whose code changed
         self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
         self._prebuilt = PrebuiltDirs()  # targets with expected_dir: re-read when published
@@ -188,14 +190,18 @@ class Scheduler:
         target = self.targets[name]
         started_at = datetime.now(UTC)
         expected = None  # with expected_dir, the check reads its prebuilt states
+        code_moved = False
         try:
             if target.expected_dir is None:
                 expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
+                expected = await self._models.refresh(target, expected)
+                # a comparison made with other scripts or models cannot stand in for a new one
+                code_moved = expected is not self._expected[name]
                 self._expected[name] = expected
             baseline = await asyncio.to_thread(self._refresh_baseline, target)
         except DriftwatchError as exc:
             return failed_report(target, str(exc), started_at=started_at)
-        previous = self._states[name].last_good
+        previous = None if code_moved else self._states[name].last_good
         return await check_target(
             replace(target, baseline=baseline),
             expected=expected,

@@ -21,6 +21,7 @@ from typing import Any
 
 from driftwatch import __version__
 from driftwatch.bounds import listing
+from driftwatch.findings import Attribution, Finding
 from driftwatch.notify.conditions import Condition, Transition
 from driftwatch.render import target_json
 from driftwatch.report import DEFAULT_FAIL_ON, TargetReport
@@ -75,30 +76,51 @@ def _revisions(revisions: tuple[str, ...] | None) -> str:
     return listing(revisions) if revisions else "base"
 
 
-def _drift(report: TargetReport) -> str:
-    """The drift findings, and their cause: changed by hand (the migrations were replayed) or
-    not known (compared with the models only)."""
+def cause_findings(condition: Condition, report: TargetReport) -> tuple[Finding, ...]:
+    """The findings that make `condition` (drift, unmigrated or pending ones), in report order."""
     schema = report.schema
-    drift = schema.drift if schema is not None else ()
-    if schema is None or not drift:
-        return "schema drift"
+    if schema is None:
+        return ()
+    if condition is Condition.DRIFT:
+        return schema.drift
+    wanted = _ATTRIBUTION_OF.get(condition)
+    return tuple(f for f in schema.findings if wanted is not None and f.attribution is wanted)
+
+
+_ATTRIBUTION_OF = {
+    Condition.PENDING: Attribution.PENDING,
+    Condition.UNMIGRATED: Attribution.UNMIGRATED,
+}
+
+
+def _cause(condition: Condition, report: TargetReport) -> str:
+    """Why the findings exist, in words."""
+    if condition is Condition.UNMIGRATED:
+        return "the models hold what the head's migrations do not produce (no migration written)"
+    if condition is Condition.PENDING:
+        return "what the pending migrations will change"
+    if report.schema is not None and report.schema.method == "replay":
+        return "not what its revision's migrations produce (changed outside the migrations)"
+    return "differs from the models"
+
+
+def _object(f: Finding) -> str:
+    return ".".join(p for p in (f.schema, f.table, f.name) if p)
+
+
+def _findings(condition: Condition, report: TargetReport) -> str:
+    """The findings in one line: how many of each kind, their cause and the first few."""
+    found = cause_findings(condition, report)
+    if not found:
+        return condition.value.replace("_", " ")
     kinds = ", ".join(
-        f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in drift).items())
+        f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in found).items())
     )
-    shown = [
-        f"{f.kind.value} {'.'.join(p for p in (f.schema, f.table, f.name) if p)}"
-        for f in drift[:SHOWN_FINDINGS]
-    ]
-    more = len(drift) - len(shown)
+    shown = [f"{f.kind.value} {_object(f)}" for f in found[:SHOWN_FINDINGS]]
+    more = len(found) - len(shown)
     tail = f" and {more} more" if more > 0 else ""
-    cause = (
-        "not what its revision's migrations produce (changed outside the migrations)"
-        if schema.method == "replay"
-        else "differs from the models"
-    )
-    return (
-        f"{_plural(len(drift), 'schema difference')} ({kinds}), {cause}: {', '.join(shown)}{tail}"
-    )
+    what = _plural(len(found), "schema difference")
+    return f"{what} ({kinds}), {_cause(condition, report)}: {', '.join(shown)}{tail}"
 
 
 def _pending(rev: RevisionState) -> str:
@@ -114,8 +136,8 @@ def _firing_detail(condition: Condition, report: TargetReport) -> str:
     rev = report.revision
     if condition is Condition.CHECK_FAILING:
         return _clip(report.error or "the check failed")
-    if condition is Condition.DRIFT:
-        return _drift(report)
+    if condition in (Condition.DRIFT, Condition.UNMIGRATED):
+        return _findings(condition, report)
     if rev is None:
         return condition.value.replace("_", " ")
     if condition is Condition.PENDING:
@@ -147,6 +169,7 @@ def _resolved_detail(condition: Condition, report: TargetReport) -> str:
         return f"no longer at the migration head{state}; drift is judged again at head"
     return {
         Condition.DRIFT: "the live schema matches the models again",
+        Condition.UNMIGRATED: "the migrations produce the models again",
         Condition.PENDING: f"no migrations pending, database on {database}{state}",
         Condition.UNKNOWN_REVISION: f"the database is on a known revision again: {database}",
         Condition.MULTIPLE_SCRIPT_HEADS: f"the migration scripts have one head again: {heads}",

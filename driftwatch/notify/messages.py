@@ -193,6 +193,17 @@ def description(t: Transition) -> str:
 # --- Alertmanager v2 -----------------------------------------------------------------------
 
 
+def alert_labels(t: Transition) -> dict[str, str]:
+    """The labels of the alert, exactly those the generated Prometheus rule gives it (with
+    the targets' labels joined), so Alertmanager takes the two for one alert."""
+    return {
+        **t.labels,  # the target's own labels first: ours below win on a clash
+        "alertname": t.rule.alertname,
+        "target": t.target,
+        **t.rule.labels,
+    }
+
+
 def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> dict[str, Any]:
     """One alert of `POST /api/v2/alerts`.
 
@@ -201,13 +212,7 @@ def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> d
     a resolved one carries the time it ended.
     """
     rule = t.rule
-    labels = {
-        **t.labels,  # the target's own labels first: ours below win on a clash
-        "alertname": rule.alertname,
-        "target": t.target,
-        "severity": rule.severity,
-        "source": SOURCE,
-    }
+    labels = alert_labels(t)
     ends = t.at if not t.firing else now + timedelta(seconds=ttl_seconds)
     return {
         "labels": labels,

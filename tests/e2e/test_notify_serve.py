@@ -115,7 +115,7 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
         [[fired], [resolved]] = [r.body for r in am.accepted]
         assert fired["labels"] == {
             "alertname": "DriftwatchSchemaDrift", "target": "cp", "severity": "warning",
-            "source": "driftwatch",
+            "attribution": "drift",
         }  # fmt: skip
         assert resolved["startsAt"] == fired["startsAt"]
         ended = datetime.fromisoformat(resolved["endsAt"])

@@ -74,7 +74,7 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
         "alertname": "DriftwatchSchemaDrift",
         "target": "cp",
         "severity": "warning",
-        "source": "driftwatch",
+        "attribution": "drift",
         "team": "db",
     }
     notes = alert["annotations"]
@@ -213,7 +213,7 @@ def test_readme_examples_have_the_real_layout() -> None:
     t = transition(Condition.DRIFT)
     [alert] = sent(t, NotifierKind.ALERTMANAGER)
     assert sorted(am_example) == sorted(alert)
-    assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "source"}
+    assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "attribution"}
     assert sorted(am_example["annotations"]) == sorted(alert["annotations"])
     assert sorted(hook_example) == sorted(webhook_json(t, notifier="ops"))
     assert hook_example["schema_version"] == WEBHOOK_SCHEMA_VERSION

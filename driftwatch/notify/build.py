@@ -109,6 +109,7 @@ def build_notifiers(settings: Settings, *, known_targets: Collection[str]) -> li
                 retry_initial_seconds=ns.retry_initial_seconds,
                 retry_max_seconds=ns.retry_max_seconds,
                 resend_interval_seconds=60 if resend is None else resend,
+                public_url=settings.public_url,
             )
         )
     return configs

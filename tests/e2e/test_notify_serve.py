@@ -79,6 +79,7 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
                 {"type": "webhook", "name": "hook", "url": hook.url(f"/in?token={TOKEN}"),
                  "headers": {"Authorization": "Bearer hdr-s3cr3t"}, **QUICK_RETRY},
             ],
+            public_url="https://dw.example/ops/",
         )  # fmt: skip
         env = {"DW_TEST_SLACK_URL": chat.url(f"/services/{TOKEN}")}
         with serve(config, tmp_path, env=env) as daemon:
@@ -126,6 +127,20 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
         assert webhook["report"]["name"] == "cp"
         assert hook.accepted[0].headers["Authorization"] == "Bearer hdr-s3cr3t"
         assert "extra_column public.agents.rogue" in chat.accepted[0].body["text"]
+        # the cause, and where to see it
+        assert webhook["status_url"] == "https://dw.example/ops/report?target=cp"
+        assert fired["annotations"]["status_url"] == webhook["status_url"]
+        [finding] = webhook["findings"]
+        assert (finding["kind"], finding["table"], finding["name"]) == (
+            "extra_column",
+            "agents",
+            "rogue",
+        )
+        assert (webhook["attribution"], finding["attribution"]) == ("drift", "drift")
+        assert webhook["fix_sql"] == finding["fix"]
+        assert "DROP COLUMN rogue" in webhook["fix_sql"]
+        assert webhook["fix_sql"] in chat.accepted[0].body["text"]
+        assert fired["annotations"]["fix_sql"] == webhook["fix_sql"]
         log = daemon.log()
         assert "notification sent" in log
         assert TOKEN not in log

@@ -14,7 +14,6 @@ import pytest
 
 from driftwatch.findings import Attribution, Finding, FindingKind
 from driftwatch.notify.conditions import Condition, Transition
-from driftwatch.report import SchemaResult
 from driftwatch.notify.delivery import (
     RETRY_AFTER_CAP_SECONDS,
     Verdict,
@@ -37,7 +36,7 @@ from driftwatch.notify.messages import (
     webhook_json,
 )
 from driftwatch.render import target_json
-from driftwatch.report import DEFAULT_FAIL_ON
+from driftwatch.report import DEFAULT_FAIL_ON, SchemaResult
 from tests.support.tools import readme_section
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
@@ -222,7 +221,8 @@ def test_unmigrated_and_pending_messages_name_their_findings_without_fix_sql() -
     assert hook["alertname"] == "DriftwatchModelsUnmigrated"
     assert "the models hold what the head's migrations do not produce" in hook["description"]
     pending = every_body(transition(Condition.PENDING))[NotifierKind.WEBHOOK]
-    assert (pending["attribution"], pending["findings"], pending["fix_sql"]) == ("pending", [], None)
+    assert pending["attribution"] == "pending"
+    assert (pending["findings"], pending["fix_sql"]) == ([], None)
 
 
 def test_messages_link_to_the_status_under_public_url() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from driftwatch import __version__
+from driftwatch.alert_rules import prometheusrule_yaml, rules_yaml
 from driftwatch.build_expected import build_expected
 from driftwatch.check import accept_all, check_targets
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
@@ -34,6 +35,7 @@ from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.prebuilt import check_publishable
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
+from driftwatch.notify.conditions import windows as alert_windows
 from driftwatch.render import render_json, render_text
 from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
 from driftwatch.snapshot_file import (
@@ -249,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--interval", type=float, metavar="SECONDS", help="default 60")
     serve.add_argument("--log-format", choices=("text", "json"))
     serve.set_defaults(handler=run_serve)
+
+    rules = commands.add_parser(
+        "rules",
+        help="print the Prometheus alerting rules, with the configured windows and labels",
+        description="Print the alerting rules for Prometheus: the `for:` of each alert is the "
+        "confirmation window the notifier waits too (alert_windows), and the targets' own "
+        "labels are joined onto the alerts, so both paths raise the same alert.",
+    )
+    rules.add_argument("--config", type=Path, metavar="FILE", help="default ./driftwatch.toml")
+    rules.add_argument(
+        "--format",
+        choices=("prometheus", "kubernetes"),
+        default="prometheus",
+        help="a rules file (default) or a prometheus-operator PrometheusRule",
+    )
+    rules.set_defaults(handler=run_rules)
 
     demo = commands.add_parser(
         "demo",
@@ -494,6 +512,15 @@ def run_serve(args: argparse.Namespace, console: Console) -> int:
     console.learn(known_secrets(settings, targets, args))
     app = ServeApp(settings, targets, scrub=console.scrub)
     asyncio.run(app.run_until_signalled())
+    return int(ExitCode.IN_SYNC)
+
+
+def run_rules(args: argparse.Namespace, _console: Console) -> int:
+    settings = load_settings(args.config)
+    windows = alert_windows(settings.alert_windows)
+    labels = sorted({key for target in settings.targets for key in target.labels})
+    render = prometheusrule_yaml if args.format == "kubernetes" else rules_yaml
+    print(render(windows, labels), end="")
     return int(ExitCode.IN_SYNC)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -184,8 +185,6 @@ class NotifierSettings(UrlSource):
     name: str | None = None  # default: the type
     events: list[Condition] | None = None  # default: every condition
     targets: StrList = Field(default_factory=list)  # default: every target
-    pending_threshold_seconds: float = Field(default=1800, ge=0)
-    check_failing_threshold_seconds: float = Field(default=0, ge=0)
     timeout_seconds: float = Field(default=10, gt=0, le=300)
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     headers_env: dict[str, str] = Field(default_factory=dict)
@@ -203,6 +202,18 @@ class NotifierSettings(UrlSource):
                 "starting with a letter or digit"
             )
         return name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_own_windows(cls, data: object) -> object:
+        for key in ("pending_threshold_seconds", "check_failing_threshold_seconds"):
+            if isinstance(data, dict) and key in data:
+                condition = key.removesuffix("_threshold_seconds")
+                raise ValueError(
+                    f"{key} is gone: set alert_windows.{condition} (one window per condition, "
+                    "for every notifier and the Prometheus rules)"
+                )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifierSettings:
@@ -237,6 +248,11 @@ class Settings(BaseSettings):
 
     targets: list[TargetSettings] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
+    # seconds a condition must hold before it is announced, by webhooks and by the generated
+    # Prometheus rules alike; a condition not named keeps its default (conditions.RULES)
+    alert_windows: dict[Condition, float] = Field(default_factory=dict)
+    # where people reach this daemon (behind its ingress); notifications link to it
+    public_url: str | None = None
     # daemon
     listen: str = "0.0.0.0:9647"  # an exporter serves the network by default
     interval_seconds: float = Field(default=60, gt=0)
@@ -255,6 +271,33 @@ class Settings(BaseSettings):
     state_file: Path | None = None  # notifications' memory across restarts (notify.state_file)
     # expected states' snapshots (default: $XDG_CACHE_HOME/driftwatch or ~/.cache/driftwatch)
     cache_dir: Path | None = None
+
+    @field_validator("alert_windows")
+    @classmethod
+    def _windows_are_durations(cls, windows: dict[Condition, float]) -> dict[Condition, float]:
+        for condition, seconds in windows.items():
+            if not 0 <= seconds <= MAX_SECONDS:
+                raise ValueError(f"{condition.value}: must be 0 to {MAX_SECONDS} seconds")
+        return windows
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_a_web_address(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("cannot be parsed as a URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            # it is shown in every notification
+            raise ValueError("must not carry a user name or password")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment: links are made under its path")
+        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

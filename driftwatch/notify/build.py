@@ -7,13 +7,13 @@ error is one line that names the notifier and never contains a URL or a header v
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from driftwatch.config.secrets import read_secret
 from driftwatch.config.settings import NotifierSettings, Settings
 from driftwatch.errors import ConfigError
-from driftwatch.notify.conditions import Condition
+from driftwatch.notify.conditions import Condition, windows
 from driftwatch.notify.memory import Policy
 from driftwatch.notify.messages import NotifierKind
 from driftwatch.notify.queue import NotifierConfig
@@ -63,7 +63,12 @@ def _headers(ns: NotifierSettings, origin: str) -> dict[str, str]:
     return headers
 
 
-def _policy(ns: NotifierSettings, origin: str, known_targets: Collection[str]) -> Policy:
+def _policy(
+    ns: NotifierSettings,
+    origin: str,
+    known_targets: Collection[str],
+    alert_windows: Mapping[Condition, float],
+) -> Policy:
     unknown = sorted(set(ns.targets) - set(known_targets))
     if unknown:
         raise ConfigError(
@@ -74,10 +79,7 @@ def _policy(ns: NotifierSettings, origin: str, known_targets: Collection[str]) -
     return Policy(
         conditions=conditions,
         targets=frozenset(ns.targets),
-        thresholds={
-            Condition.PENDING: ns.pending_threshold_seconds,
-            Condition.CHECK_FAILING: ns.check_failing_threshold_seconds,
-        },
+        thresholds=windows(alert_windows),
     )
 
 
@@ -101,12 +103,13 @@ def build_notifiers(settings: Settings, *, known_targets: Collection[str]) -> li
                 kind=kind,
                 url=endpoint(kind, _raw_url(ns, origin), origin),
                 headers=_headers(ns, origin),
-                policy=_policy(ns, origin, known_targets),
+                policy=_policy(ns, origin, known_targets, settings.alert_windows),
                 timeout_seconds=ns.timeout_seconds,
                 queue_size=ns.queue_size,
                 retry_initial_seconds=ns.retry_initial_seconds,
                 retry_max_seconds=ns.retry_max_seconds,
                 resend_interval_seconds=60 if resend is None else resend,
+                public_url=settings.public_url,
             )
         )
     return configs

@@ -6,9 +6,10 @@ computation, `changes`, says what started, changed or ended between two states, 
 lines (`target_changes`, one line per change of a target) and for the notifications alike.
 
 A target's *conditions* are derived from its state after every check; what each notifier
-is told of them, and when, is `memory`'s to say. The names, severities and runbook links are
-those of deploy/prometheus/driftwatch.rules.yml, so a page reads the same whichever path
-raised it.
+is told of them, and when, is `memory`'s to say. Each condition's alert name, severity,
+labels and confirmation window are `RULES`'; the Prometheus rules are generated from the
+same table (`driftwatch rules`), so a page reads, waits and deduplicates the same whichever
+path raised it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from driftwatch.findings import Attribution
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
 from driftwatch.revisions import RevisionStateKind
@@ -29,6 +31,7 @@ class Condition(StrEnum):
 
     DRIFT = "drift"
     PENDING = "pending"
+    UNMIGRATED = "unmigrated"
     UNKNOWN_REVISION = "unknown_revision"
     MULTIPLE_SCRIPT_HEADS = "multiple_script_heads"
     CHECK_FAILING = "check_failing"
@@ -59,38 +62,89 @@ def changes(before: Mapping[K, Hashable], after: Mapping[K, Hashable]) -> dict[K
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertRule:
-    """The Prometheus alert a condition corresponds to."""
+    """The Prometheus alert a condition corresponds to, and how long the condition must hold
+    before either path announces it (its confirmation window, by default)."""
 
     alertname: str
     severity: str
     summary: str
     runbook_url: str
+    window_seconds: float  # the default; `alert_windows` settings override it
+    attribution: str | None = None  # the alert's `attribution` label, where one applies
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels the alert carries besides `alertname` and the target's."""
+        found = {"severity": self.severity}
+        if self.attribution is not None:
+            found["attribution"] = self.attribution
+        return found
 
 
 RUNBOOK = "https://github.com/driftwatch/driftwatch/blob/main/docs/runbook.md"
+MINUTE, HOUR = 60, 3600
 
 
-def _rule(alertname: str, summary: str) -> AlertRule:
+def _rule(
+    alertname: str,
+    summary: str,
+    window_seconds: float,
+    *,
+    severity: str = "warning",
+    attribution: str | None = None,
+) -> AlertRule:
     return AlertRule(
         alertname=alertname,
-        severity="warning",
+        severity=severity,
         summary=summary,
         runbook_url=f"{RUNBOOK}#{alertname.lower()}",
+        window_seconds=window_seconds,
+        attribution=attribution,
     )
 
 
+# The one table of alerts: the notifier (webhooks) and the generated Prometheus rules
+# (`driftwatch.alert_rules`) both read it, so a condition is named, graded, labelled and
+# confirmed alike on both paths.
 RULES: Mapping[Condition, AlertRule] = {
-    Condition.DRIFT: _rule("DriftwatchSchemaDrift", "The live schema differs from the models."),
-    Condition.PENDING: _rule("DriftwatchMigrationsPending", "Database migrations are pending."),
+    Condition.DRIFT: _rule(
+        "DriftwatchSchemaDrift",
+        "The live schema differs from the models.",
+        5 * MINUTE,
+        attribution="drift",
+    ),
+    Condition.PENDING: _rule(
+        "DriftwatchMigrationsPending",
+        "Database migrations are pending.",
+        30 * MINUTE,
+        attribution="pending",
+    ),
+    Condition.UNMIGRATED: _rule(
+        "DriftwatchModelsUnmigrated",
+        "The models hold schema changes no migration makes.",
+        HOUR,
+        severity="info",
+        attribution="unmigrated",
+    ),
+    # a rolling deploy stamps the new revision while old pods still run the old scripts
     Condition.UNKNOWN_REVISION: _rule(
         "DriftwatchRevisionUnknown",
         "The database is on a revision the migration scripts do not know.",
+        30 * MINUTE,
     ),
     Condition.MULTIPLE_SCRIPT_HEADS: _rule(
-        "DriftwatchMultipleScriptHeads", "The migration scripts have unmerged heads."
+        "DriftwatchMultipleScriptHeads", "The migration scripts have unmerged heads.", 15 * MINUTE
     ),
-    Condition.CHECK_FAILING: _rule("DriftwatchCheckFailing", "driftwatch cannot check a database."),
+    Condition.CHECK_FAILING: _rule(
+        "DriftwatchCheckFailing", "driftwatch cannot check a database.", 15 * MINUTE
+    ),
 }
+DEFAULT_WINDOWS: Mapping[Condition, float] = {c: r.window_seconds for c, r in RULES.items()}
+
+
+def windows(overrides: Mapping[Condition, float]) -> dict[Condition, float]:
+    """Every condition's confirmation window in seconds: the defaults, less `overrides`."""
+    return {**DEFAULT_WINDOWS, **overrides}
 
 
 def settled(state: TargetState) -> bool:
@@ -106,7 +160,8 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     so a failing check neither raises nor clears them; it is a condition of its own. Nor
     does a check that saw a migration running (not `settled`): the check after it decides.
     Drift counts only at the migration head, like the DriftwatchSchemaDrift rule: a database
-    behind its scripts differs from the models as a matter of course.
+    behind its scripts differs from the models as a matter of course. Unmigrated findings
+    (models no migration produces) count at any revision, like DriftwatchModelsUnmigrated.
     """
     found: dict[Condition, TargetReport] = {}
     good = state.last_good
@@ -124,6 +179,9 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
         attributed = schema is not None and schema.method == "replay"
         if (revision.in_sync or attributed) and schema is not None and schema.drift:
             found[Condition.DRIFT] = good
+        unmigrated = schema.findings if schema is not None else ()
+        if any(f.attribution is Attribution.UNMIGRATED for f in unmigrated):
+            found[Condition.UNMIGRATED] = good
     latest = state.latest
     if latest is not None and not latest.succeeded:
         found[Condition.CHECK_FAILING] = latest

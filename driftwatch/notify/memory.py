@@ -1,8 +1,9 @@
 """What each receiver was told and is to be told next, and what a restart needs. Pure.
 
-A notifier is told about a condition once it has been present for the notifier's threshold
-(*firing*), and once more when it is gone (*resolved*): one message per transition, never one
-per check (`Policy`, `firing_now`, `transitions`).
+A notifier is told about a condition once it has been present for its confirmation window
+(*firing*; a condition that ends sooner is never told), and once more when it is gone
+(*resolved*): one message per transition, never one per check (`Policy`, `firing_now`,
+`transitions`).
 
 What the notifications remember across a restart, as plain values and as JSON:
 
@@ -36,7 +37,9 @@ class Policy:
 
     conditions: frozenset[Condition] = frozenset(Condition)
     targets: frozenset[str] = frozenset()  # empty: every target
-    thresholds: Mapping[Condition, float] = field(default_factory=dict)  # seconds present first
+    # each condition's confirmation window in seconds (`conditions.windows`; missing: none),
+    # the same for every notifier and the Prometheus rules
+    thresholds: Mapping[Condition, float] = field(default_factory=dict)
 
     def wants(self, target: str) -> bool:
         return not self.targets or target in self.targets

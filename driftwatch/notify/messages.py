@@ -18,18 +18,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 from driftwatch import __version__
-from driftwatch.bounds import listing
+from driftwatch.bounds import clip, first, listing
+from driftwatch.findings import Attribution, Finding
 from driftwatch.notify.conditions import Condition, Transition
-from driftwatch.render import target_json
+from driftwatch.render import finding_json, target_json
 from driftwatch.report import DEFAULT_FAIL_ON, TargetReport
 from driftwatch.revisions import RevisionState
 
 WEBHOOK_SCHEMA_VERSION = 1
 SOURCE = "driftwatch"
 MAX_DETAIL = 300  # characters of an error line or a migration message in a message
-SHOWN_FINDINGS = 3
+SHOWN_FINDINGS = 3  # findings named in the one-line description
+LISTED_FINDINGS = 20  # findings listed in a message's details
+FIX_CHARS = 4000  # characters of fix SQL in a message
 
 
 class NotifierKind(StrEnum):
@@ -75,35 +79,56 @@ def _revisions(revisions: tuple[str, ...] | None) -> str:
     return listing(revisions) if revisions else "base"
 
 
-def _drift(report: TargetReport) -> str:
-    """The drift findings, and their cause: changed by hand (the migrations were replayed) or
-    not known (compared with the models only)."""
+def cause_findings(condition: Condition, report: TargetReport) -> tuple[Finding, ...]:
+    """The findings that make `condition` (drift, unmigrated or pending ones), in report order."""
     schema = report.schema
-    drift = schema.drift if schema is not None else ()
-    if schema is None or not drift:
-        return "schema drift"
+    if schema is None:
+        return ()
+    if condition is Condition.DRIFT:
+        return schema.drift
+    wanted = _ATTRIBUTION_OF.get(condition)
+    return tuple(f for f in schema.findings if wanted is not None and f.attribution is wanted)
+
+
+_ATTRIBUTION_OF = {
+    Condition.PENDING: Attribution.PENDING,
+    Condition.UNMIGRATED: Attribution.UNMIGRATED,
+}
+
+
+def _cause(condition: Condition, report: TargetReport) -> str:
+    """Why the findings exist, in words."""
+    if condition is Condition.UNMIGRATED:
+        return "the models hold what the head's migrations do not produce (no migration written)"
+    if condition is Condition.PENDING:
+        return "what the pending migrations will change"
+    if report.schema is not None and report.schema.method == "replay":
+        return "not what its revision's migrations produce (changed outside the migrations)"
+    return "differs from the models"
+
+
+def _object(f: Finding) -> str:
+    return ".".join(p for p in (f.schema, f.table, f.name) if p)
+
+
+def _findings(condition: Condition, report: TargetReport) -> str:
+    """The findings in one line: how many of each kind, their cause and the first few."""
+    found = cause_findings(condition, report)
+    if not found:
+        return condition.value.replace("_", " ")
     kinds = ", ".join(
-        f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in drift).items())
+        f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in found).items())
     )
-    shown = [
-        f"{f.kind.value} {'.'.join(p for p in (f.schema, f.table, f.name) if p)}"
-        for f in drift[:SHOWN_FINDINGS]
-    ]
-    more = len(drift) - len(shown)
+    shown = [f"{f.kind.value} {_object(f)}" for f in found[:SHOWN_FINDINGS]]
+    more = len(found) - len(shown)
     tail = f" and {more} more" if more > 0 else ""
-    cause = (
-        "not what its revision's migrations produce (changed outside the migrations)"
-        if schema.method == "replay"
-        else "differs from the models"
-    )
-    return (
-        f"{_plural(len(drift), 'schema difference')} ({kinds}), {cause}: {', '.join(shown)}{tail}"
-    )
+    what = _plural(len(found), "schema difference")
+    return f"{what} ({kinds}), {_cause(condition, report)}: {', '.join(shown)}{tail}"
 
 
 def _pending(rev: RevisionState) -> str:
-    first = rev.pending[0] if rev.pending else None
-    nxt = f"; next {first.revision} {_clip(first.message, 80)!r}" if first else ""
+    oldest = rev.pending[0] if rev.pending else None
+    nxt = f"; next {oldest.revision} {_clip(oldest.message, 80)!r}" if oldest else ""
     return (
         f"{_plural(len(rev.pending), 'migration')} pending (database "
         f"{_revisions(rev.database_heads)}, head {_revisions(rev.script_heads)}{nxt})"
@@ -114,8 +139,8 @@ def _firing_detail(condition: Condition, report: TargetReport) -> str:
     rev = report.revision
     if condition is Condition.CHECK_FAILING:
         return _clip(report.error or "the check failed")
-    if condition is Condition.DRIFT:
-        return _drift(report)
+    if condition in (Condition.DRIFT, Condition.UNMIGRATED):
+        return _findings(condition, report)
     if rev is None:
         return condition.value.replace("_", " ")
     if condition is Condition.PENDING:
@@ -147,6 +172,7 @@ def _resolved_detail(condition: Condition, report: TargetReport) -> str:
         return f"no longer at the migration head{state}; drift is judged again at head"
     return {
         Condition.DRIFT: "the live schema matches the models again",
+        Condition.UNMIGRATED: "the migrations produce the models again",
         Condition.PENDING: f"no migrations pending, database on {database}{state}",
         Condition.UNKNOWN_REVISION: f"the database is on a known revision again: {database}",
         Condition.MULTIPLE_SCRIPT_HEADS: f"the migration scripts have one head again: {heads}",
@@ -167,10 +193,62 @@ def description(t: Transition) -> str:
     return f"Database target {t.target}: {detail(t)} ({when})."
 
 
+def status_url(public_url: str | None, target: str) -> str | None:
+    """Where people see the target, under the daemon's `public_url`: its report, for now
+    (the status page will answer the same link)."""
+    if public_url is None:
+        return None
+    return f"{public_url}/report?target={quote(target, safe='')}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cause:
+    """What a firing message says of its cause, bounded: the findings that make the condition
+    (at most LISTED_FINDINGS, and how many more) and, for drift, the SQL that would undo it."""
+
+    attribution: str | None  # the attribution the findings share, if the condition has one
+    findings: tuple[Finding, ...]
+    omitted: int
+    fix_sql: str | None
+
+    @property
+    def lines(self) -> list[str]:
+        """The findings as text lines, "- kind object: message", then "- and K more"."""
+        listed = [f"- {f.kind.value} {_object(f)}: {_clip(f.message, 120)}" for f in self.findings]
+        return listed + ([f"- and {self.omitted} more"] if self.omitted else [])
+
+
+def cause(t: Transition) -> Cause:
+    """The cause of `t` as far as its report shows it (nothing for a resolved message)."""
+    found = cause_findings(t.condition, t.report) if t.firing and t.report is not None else ()
+    shown, omitted = first(found, LISTED_FINDINGS)
+    fixes = [f.fix for f in shown if f.fix] if t.condition is Condition.DRIFT else []
+    attributions = {f.attribution.value for f in found}
+    return Cause(
+        attribution=attributions.pop() if len(attributions) == 1 else t.rule.attribution,
+        findings=shown,
+        omitted=omitted,
+        fix_sql=clip("\n".join(fixes), FIX_CHARS) if fixes else None,
+    )
+
+
 # --- Alertmanager v2 -----------------------------------------------------------------------
 
 
-def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> dict[str, Any]:
+def alert_labels(t: Transition) -> dict[str, str]:
+    """The labels of the alert, exactly those the generated Prometheus rule gives it (with
+    the targets' labels joined), so Alertmanager takes the two for one alert."""
+    return {
+        **t.labels,  # the target's own labels first: ours below win on a clash
+        "alertname": t.rule.alertname,
+        "target": t.target,
+        **t.rule.labels,
+    }
+
+
+def alertmanager_alert(
+    t: Transition, *, now: datetime, ttl_seconds: float, public_url: str | None = None
+) -> dict[str, Any]:
     """One alert of `POST /api/v2/alerts`.
 
     A firing alert carries `endsAt` a few re-send intervals ahead, as Prometheus does, so
@@ -178,20 +256,21 @@ def alertmanager_alert(t: Transition, *, now: datetime, ttl_seconds: float) -> d
     a resolved one carries the time it ended.
     """
     rule = t.rule
-    labels = {
-        **t.labels,  # the target's own labels first: ours below win on a clash
-        "alertname": rule.alertname,
-        "target": t.target,
-        "severity": rule.severity,
-        "source": SOURCE,
-    }
+    labels = alert_labels(t)
     ends = t.at if not t.firing else now + timedelta(seconds=ttl_seconds)
+    why, link = cause(t), status_url(public_url, t.target)
+    extra = {
+        "findings": "\n".join(why.lines),
+        "fix_sql": why.fix_sql or "",
+        "status_url": link or "",
+    }
     return {
         "labels": labels,
         "annotations": {
             "summary": rule.summary,
             "description": description(t),
             "runbook_url": rule.runbook_url,
+            **{key: value for key, value in extra.items() if value},
         },
         "startsAt": iso(t.since, "milliseconds"),
         "endsAt": iso(ends, "milliseconds"),
@@ -221,17 +300,31 @@ def _duration(seconds: float) -> str:
     return " ".join(shown) or "0s"
 
 
-def slack_text(t: Transition) -> str:
+def slack_text(t: Transition, public_url: str | None = None) -> str:
+    """The first line says it all; a firing message adds the findings and the fix SQL."""
     rule = t.rule
     what = _slack_escape(detail(t))
     head = f"*{rule.alertname}* on `{_slack_escape(t.target)}`"
-    if t.firing:
+    link = status_url(public_url, t.target)
+    status = f" <{_slack_escape(link)}|status>" if link else ""
+    if not t.firing:
+        lasted = _duration((t.at - t.since).total_seconds())
         return (
-            f":rotating_light: *FIRING* {head}: {what} (since {iso(t.since)}) "
-            f"<{rule.runbook_url}|runbook>"
+            f":white_check_mark: *RESOLVED* {head}: {what} "
+            f"(after {lasted}, since {iso(t.since)}){status}"
         )
-    lasted = _duration((t.at - t.since).total_seconds())
-    return f":white_check_mark: *RESOLVED* {head}: {what} (after {lasted}, since {iso(t.since)})"
+    lines = [
+        f":rotating_light: *FIRING* {head}: {what} (since {iso(t.since)}) "
+        f"<{rule.runbook_url}|runbook>{status}"
+    ]
+    why = cause(t)
+    if why.findings:
+        lines.append(f"Attribution: {why.attribution}. Findings:")
+        lines += [_slack_escape(line) for line in why.lines]
+    if why.fix_sql:
+        # inside a code block Slack shows the text as it is, but still reads its markup
+        lines.append(f"Fix SQL (never run by driftwatch):\n```\n{_slack_escape(why.fix_sql)}\n```")
+    return "\n".join(lines)
 
 
 # --- generic JSON webhook ------------------------------------------------------------------
@@ -244,8 +337,8 @@ def message_id(t: Transition) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
-    rule = t.rule
+def webhook_json(t: Transition, *, notifier: str, public_url: str | None = None) -> dict[str, Any]:
+    rule, why = t.rule, cause(t)
     return {
         "schema_version": WEBHOOK_SCHEMA_VERSION,
         "id": message_id(t),
@@ -264,6 +357,11 @@ def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
         "summary": rule.summary,
         "description": description(t),
         "runbook_url": rule.runbook_url,
+        "status_url": status_url(public_url, t.target),
+        "attribution": why.attribution,
+        "findings": [finding_json(f) for f in why.findings],
+        "findings_omitted": why.omitted,
+        "fix_sql": why.fix_sql,
         "report": None if t.report is None else target_json(t.report, DEFAULT_FAIL_ON),
     }
 
@@ -271,17 +369,20 @@ def webhook_json(t: Transition, *, notifier: str) -> dict[str, Any]:
 # --- messages ------------------------------------------------------------------------------
 
 
-def render(t: Transition, kind: NotifierKind, *, notifier: str) -> Message:
-    """The message telling `t` to a receiver of `kind` (named `notifier`)."""
+def render(
+    t: Transition, kind: NotifierKind, *, notifier: str, public_url: str | None = None
+) -> Message:
+    """The message telling `t` to a receiver of `kind` (named `notifier`); with `public_url`
+    (the daemon's address as people reach it), it links to the target's status."""
     body: Mapping[str, Any]
     if kind is NotifierKind.ALERTMANAGER:
-        body = alertmanager_alert(t, now=t.at, ttl_seconds=0)
+        body = alertmanager_alert(t, now=t.at, ttl_seconds=0, public_url=public_url)
         if t.firing:
             del body["endsAt"]  # set at each send: the body stays the same while it fires
     elif kind is NotifierKind.SLACK:
-        body = {"text": slack_text(t)}
+        body = {"text": slack_text(t, public_url)}
     else:
-        body = webhook_json(t, notifier=notifier)
+        body = webhook_json(t, notifier=notifier, public_url=public_url)
     return Message(target=t.target, condition=t.condition, firing=t.firing, body=body)
 
 

@@ -57,6 +57,7 @@ class NotifierConfig:
     retry_initial_seconds: float = 1
     retry_max_seconds: float = 60
     resend_interval_seconds: float = 60  # Alertmanager: re-send firing alerts this often
+    public_url: str | None = None  # the daemon as people reach it: messages link to it
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -140,7 +141,9 @@ class Notifier:
                 self._refresh_alert(state, condition, started, now)
 
     def _render(self, change: Transition) -> Message:
-        return render(change, self.config.kind, notifier=self.config.name)
+        return render(
+            change, self.config.kind, notifier=self.config.name, public_url=self.config.public_url
+        )
 
     def _refresh_alert(
         self, state: TargetState, condition: Condition, since: datetime, now: datetime

@@ -317,8 +317,8 @@ def test_prometheusrule_is_the_rules_file() -> None:
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     rules_file = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
     assert rule["spec"]["groups"] == rules_file["groups"], (
-        "deploy/kubernetes/prometheusrule.yaml differs from the rules file: copy it again "
-        "(the command is in the manifest's header)"
+        "deploy/kubernetes/prometheusrule.yaml differs from the rules file: regenerate both "
+        "(driftwatch rules [--format kubernetes])"
     )
     allowed_rule_keys = {"alert", "record", "expr", "for", "labels", "annotations"}
     for group in rule["spec"]["groups"]:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
+from driftwatch.alert_rules import (
+    duration_words,
+    prometheus_duration,
+    prometheusrule_yaml,
+    rules_yaml,
+)
+from driftwatch.notify.conditions import DEFAULT_WINDOWS, RULES
 from driftwatch.serve.metric_specs import METRIC_NAMES
+from tests.support.scenarios import run_driftwatch
 from tests.support.tools import REPO_ROOT, promql_metric_names, promtool_path
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
@@ -126,3 +134,76 @@ def test_every_alert_is_unit_tested_firing_and_silent(rule: dict[str, Any]) -> N
         and any(len(instances) >= 2 for instances in instances_per_target(group).values())
     ]
     assert two_replicas_one_alert, "no case where two replicas raise a single alert"
+
+
+def test_shipped_rules_are_what_the_generator_writes_with_the_defaults() -> None:
+    """Both shipped rule files are `driftwatch rules` output with the default windows, so the
+    rules and the notifier (which read one table) cannot drift apart."""
+    kubernetes = REPO_ROOT / "deploy" / "kubernetes" / "prometheusrule.yaml"
+    fix = "regenerate: driftwatch rules [--format kubernetes] > FILE"
+    assert RULES_FILE.read_text(encoding="utf-8") == rules_yaml(), fix
+    assert kubernetes.read_text(encoding="utf-8") == prometheusrule_yaml(), fix
+
+
+def test_shipped_windows_are_the_conditions_windows() -> None:
+    """Each condition's alert waits its default window and carries its labels."""
+    shipped = {rule["alert"]: rule for rule in alerting_rules()}
+    for condition, rule in RULES.items():
+        alert = shipped[rule.alertname]
+        assert alert["for"] == prometheus_duration(DEFAULT_WINDOWS[condition]), condition
+        assert alert["labels"] == rule.labels, condition
+
+
+def test_configured_windows_and_target_labels_make_valid_rules(tmp_path: Path) -> None:
+    """`driftwatch rules --config` writes the configured windows into `for:` and the
+    description, joins the targets' labels, and promtool accepts the result."""
+    config = tmp_path / "driftwatch.toml"
+    config.write_text(
+        "alert_windows = { drift = 90, unknown_revision = 5400, check_failing = 0 }\n"
+        '[[targets]]\nname = "a"\nurl = "sqlite:///a.db"\nlabels = { team = "db", env = "prod" }\n'
+        '[[targets]]\nname = "b"\nurl = "sqlite:///b.db"\nlabels = { team = "web" }\n',
+        encoding="utf-8",
+    )
+    for fmt in ("prometheus", "kubernetes"):
+        result = run_driftwatch("rules", "--config", str(config), "--format", fmt, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        document = yaml.safe_load(result.stdout)
+        groups = document["groups"] if fmt == "prometheus" else document["spec"]["groups"]
+        rules = {r["alert"]: r for g in groups for r in g["rules"]}
+        drift = rules["DriftwatchSchemaDrift"]
+        assert drift["for"] == "1m30s"
+        assert "for more than 90 seconds." in drift["annotations"]["description"]
+        assert rules["DriftwatchRevisionUnknown"]["for"] == "1h30m"
+        assert rules["DriftwatchCheckFailing"]["for"] == "0s"
+        assert "for more than" not in rules["DriftwatchCheckFailing"]["annotations"]["description"]
+        assert rules["DriftwatchMigrationsPending"]["for"] == "30m"  # the default stays
+        joined = "* on (target) group_left (env, team)\ngroup by (target, env, team)"
+        assert joined in drift["expr"]
+        assert joined not in rules["DriftwatchDown"]["expr"]  # not per target
+    (tmp_path / "rules.yml").write_text(
+        run_driftwatch("rules", "--config", str(config), cwd=tmp_path).stdout, encoding="utf-8"
+    )
+    result = run_promtool("check", "rules", str(tmp_path / "rules.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_with_a_bad_window_exit_2_with_one_line(tmp_path: Path) -> None:
+    """A window that is not a number of seconds is refused like any bad setting."""
+    config = tmp_path / "driftwatch.toml"
+    config.write_text('alert_windows = { drift = "soon" }\n', encoding="utf-8")
+    result = run_driftwatch("rules", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "alert_windows.drift: Input should be a valid number" in line
+
+
+@pytest.mark.parametrize(
+    ("seconds", "duration", "words"),
+    [(0, "0s", "0 seconds"), (1, "1s", "a second"), (2.5, "2s500ms", "2.5 seconds"),
+     (90, "1m30s", "90 seconds"), (300, "5m", "5 minutes"), (3600, "1h", "an hour"),
+     (5400, "1h30m", "90 minutes"), (86_400, "1d", "a day"), (7200, "2h", "2 hours")],
+)  # fmt: skip
+def test_durations_for_prometheus_and_for_people(seconds: float, duration: str, words: str) -> None:
+    """A window is written as a Prometheus duration in `for:` and in words in descriptions."""
+    assert (prometheus_duration(seconds), duration_words(seconds)) == (duration, words)

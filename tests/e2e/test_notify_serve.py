@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.e2e.test_serve import ALEMBIC_INI, alembic, head_and_previous, sql, target
-from tests.support.daemon import Daemon, serve, toml_value, write_config
+from tests.support.daemon import NO_ALERT_WINDOWS, Daemon, serve, toml_value, write_config
 from tests.support.receivers import Received, Receiver, receiver
 from tests.support.tools import promtool_path
 
@@ -25,7 +25,7 @@ TOKEN = "T0AAAA/B0BBBB/s3cr3tT0k3n"  # a fake Slack token, to look for in the lo
 def config_with_notifiers(
     path: Path, url: URL, notifiers: list[Mapping[str, Any]], **settings: Any
 ) -> Path:
-    write_config(path, {**FAST, **settings}, [target("cp", url)])
+    write_config(path, {**FAST, "alert_windows": NO_ALERT_WINDOWS, **settings}, [target("cp", url)])
     lines = []
     for notifier in notifiers:
         lines.append("\n[[notifiers]]")
@@ -79,6 +79,7 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
                 {"type": "webhook", "name": "hook", "url": hook.url(f"/in?token={TOKEN}"),
                  "headers": {"Authorization": "Bearer hdr-s3cr3t"}, **QUICK_RETRY},
             ],
+            public_url="https://dw.example/ops/",
         )  # fmt: skip
         env = {"DW_TEST_SLACK_URL": chat.url(f"/services/{TOKEN}")}
         with serve(config, tmp_path, env=env) as daemon:
@@ -115,7 +116,7 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
         [[fired], [resolved]] = [r.body for r in am.accepted]
         assert fired["labels"] == {
             "alertname": "DriftwatchSchemaDrift", "target": "cp", "severity": "warning",
-            "source": "driftwatch",
+            "attribution": "drift",
         }  # fmt: skip
         assert resolved["startsAt"] == fired["startsAt"]
         ended = datetime.fromisoformat(resolved["endsAt"])
@@ -126,6 +127,20 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
         assert webhook["report"]["name"] == "cp"
         assert hook.accepted[0].headers["Authorization"] == "Bearer hdr-s3cr3t"
         assert "extra_column public.agents.rogue" in chat.accepted[0].body["text"]
+        # the cause, and where to see it
+        assert webhook["status_url"] == "https://dw.example/ops/report?target=cp"
+        assert fired["annotations"]["status_url"] == webhook["status_url"]
+        [finding] = webhook["findings"]
+        assert (finding["kind"], finding["table"], finding["name"]) == (
+            "extra_column",
+            "agents",
+            "rogue",
+        )
+        assert (webhook["attribution"], finding["attribution"]) == ("drift", "drift")
+        assert webhook["fix_sql"] == finding["fix"]
+        assert "DROP COLUMN rogue" in webhook["fix_sql"]
+        assert webhook["fix_sql"] in chat.accepted[0].body["text"]
+        assert fired["annotations"]["fix_sql"] == webhook["fix_sql"]
         log = daemon.log()
         assert "notification sent" in log
         assert TOKEN not in log
@@ -192,18 +207,18 @@ def test_checks_keep_their_pace_while_a_receiver_hangs(pg_url: URL, tmp_path: Pa
         assert "notifications not delivered before shutdown" in daemon.log()
 
 
-def test_pending_fires_after_the_threshold_and_resolves_on_upgrade(
+def test_pending_fires_after_its_window_and_resolves_on_upgrade(
     pg_url: URL, tmp_path: Path
 ) -> None:
-    """Behind its scripts, a database is announced once it stayed behind for the threshold."""
+    """Behind its scripts, a database is announced once it stayed behind for its window."""
     _, previous = head_and_previous()
     alembic(pg_url, "upgrade", previous)
     with receiver() as hook:
         config = config_with_notifiers(
             tmp_path / "dw.toml",
             pg_url,
-            [{"type": "webhook", "url": hook.url(), "pending_threshold_seconds": 3,
-              **QUICK_RETRY}],
+            [{"type": "webhook", "url": hook.url(), **QUICK_RETRY}],
+            alert_windows={**NO_ALERT_WINDOWS, "pending": 3},
         )  # fmt: skip
         with serve(config, tmp_path) as daemon:
             hook.wait_for("pending firing", lambda: len(hook.accepted) == 1)

@@ -27,7 +27,7 @@ from tests.e2e.test_notify_serve import (
     said,
 )
 from tests.e2e.test_serve import ALEMBIC_INI, alembic, head_and_previous, sql
-from tests.support.daemon import Daemon, serve, write_config
+from tests.support.daemon import NO_ALERT_WINDOWS, Daemon, serve, write_config
 from tests.support.receivers import receiver
 
 FIRING = ("DriftwatchSchemaDrift", "firing")
@@ -163,9 +163,9 @@ def test_a_pending_threshold_counts_across_a_restart(pg_url: URL, tmp_path: Path
         config = config_with_notifiers(
             tmp_path / "dw.toml",
             pg_url,
-            [{"type": "webhook", "url": hook.url(), "events": ["pending"],
-              "pending_threshold_seconds": threshold, **QUICK_RETRY}],
+            [{"type": "webhook", "url": hook.url(), "events": ["pending"], **QUICK_RETRY}],
             state_file=str(state),
+            alert_windows={**NO_ALERT_WINDOWS, "pending": threshold},
         )  # fmt: skip
         with serve(config, tmp_path) as daemon:
             pending = ("targets", "cp", "pending")

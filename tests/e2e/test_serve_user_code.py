@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.e2e.test_cli_user_code import BASE_EXCEPTIONS, HOOK_TOKEN, LEAKING_CODE, PASSWORD
-from tests.support.daemon import Daemon, free_port, serve, write_config
+from tests.support.daemon import NO_ALERT_WINDOWS, Daemon, free_port, serve, write_config
 from tests.support.projects import Project, make_project
 from tests.support.receivers import receiver
 from tests.support.scenarios import migrate, plain_url
 
-FAST = {"interval_seconds": 0.5, "jitter_seconds": 0, "log_format": "json"}
+FAST = {"interval_seconds": 0.5, "jitter_seconds": 0, "log_format": "json",
+        "alert_windows": NO_ALERT_WINDOWS}  # fmt: skip
 
 
 @pytest.fixture

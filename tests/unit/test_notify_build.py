@@ -24,9 +24,9 @@ alembic_ini = "alembic.ini"
 SECRET_URL = "https://hooks.slack.example/services/T0/B0/tok3n"
 
 
-def notifiers(tmp_path: Path, body: str) -> list[NotifierConfig]:
+def notifiers(tmp_path: Path, body: str, top: str = "") -> list[NotifierConfig]:
     path = tmp_path / "driftwatch.toml"
-    path.write_text(TARGET + body, encoding="utf-8")
+    path.write_text(top + TARGET + body, encoding="utf-8")
     return build_notifiers(load_settings(path), known_targets=["control-plane"])
 
 
@@ -59,12 +59,10 @@ name = "db-team"
 url_file = "{tmp_path / "slack-url"}"
 events = ["drift", "check_failing"]
 targets = ["control-plane"]
-check_failing_threshold_seconds = 300
 
 [[notifiers]]
 type = "webhook"
 url = "https://hooks.example/driftwatch"
-pending_threshold_seconds = 600
 timeout_seconds = 3
 queue_size = 50
 retry_initial_seconds = 2
@@ -72,21 +70,27 @@ retry_max_seconds = 120
 headers = {{ X-Team = "db" }}
 headers_env = {{ Authorization = "HOOK_TOKEN" }}
 """,
+        top="alert_windows = { check_failing = 300, unknown_revision = 2.5 }\n",
     )
     assert (am.name, am.kind, am.url) == (
         "alertmanager", NotifierKind.ALERTMANAGER, "http://alertmanager:9093/api/v2/alerts",
     )  # fmt: skip
     assert am.resend_interval_seconds == 30
     assert am.policy.conditions == frozenset(Condition)
-    assert am.policy.thresholds == {Condition.PENDING: 1800, Condition.CHECK_FAILING: 0}
+    # one window per condition, the same for every notifier: the defaults, less the file's
+    assert am.policy.thresholds == {
+        Condition.DRIFT: 300, Condition.PENDING: 1800, Condition.UNMIGRATED: 3600,
+        Condition.UNKNOWN_REVISION: 2.5, Condition.MULTIPLE_SCRIPT_HEADS: 900,
+        Condition.CHECK_FAILING: 300,
+    }  # fmt: skip
     assert (chat.name, chat.url) == ("db-team", SECRET_URL)
     assert chat.policy.conditions == {Condition.DRIFT, Condition.CHECK_FAILING}
     assert chat.policy.targets == {"control-plane"}
-    assert chat.policy.thresholds[Condition.CHECK_FAILING] == 300
+    assert chat.policy.thresholds == am.policy.thresholds
     assert hook.headers == {"X-Team": "db", "Authorization": "Bearer from-env"}
     assert (hook.timeout_seconds, hook.queue_size) == (3, 50)
     assert (hook.retry_initial_seconds, hook.retry_max_seconds) == (2, 120)
-    assert hook.policy.thresholds[Condition.PENDING] == 600
+    assert hook.policy.thresholds == am.policy.thresholds
     assert "tok3n" not in repr(chat)
     assert "from-env" not in repr(hook)
 
@@ -121,8 +125,10 @@ def test_alertmanager_url_is_the_base_or_the_api(tmp_path: Path, url: str, expec
         (f'type = "webhook"\nurl = "{SECRET_URL}"\nurl_env = "X"',
          "give only one of url, url_env, url_file (got url, url_env)"),
         (f'type = "webhook"\nurl = "{SECRET_URL}"\nevents = ["drift", "lunch"]',
-         "notifiers.0.events.1: Input should be 'drift', 'pending', 'unknown_revision', "
-         "'multiple_script_heads' or 'check_failing'"),
+         "notifiers.0.events.1: Input should be 'drift', 'pending', 'unmigrated', "
+         "'unknown_revision', 'multiple_script_heads' or 'check_failing'"),
+        (f'type = "webhook"\nurl = "{SECRET_URL}"\npending_threshold_seconds = 60',
+         "pending_threshold_seconds is gone: set alert_windows.pending"),
         (f'type = "webhook"\nurl = "{SECRET_URL}"\nevents = []',
          "events is empty: this notifier would never send anything"),
         (f'type = "webhook"\nurl = "{SECRET_URL}"\ntargets = ["nope"]',
@@ -140,6 +146,32 @@ def test_alertmanager_url_is_the_base_or_the_api(tmp_path: Path, url: str, expec
 def test_bad_notifier_is_one_clear_line(tmp_path: Path, body: str, expected: str) -> None:
     """Each mistake is refused with a line naming what is wrong, never echoing a URL."""
     assert expected in refused(tmp_path, f"[[notifiers]]\n{body}\n")
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ("alert_windows = { drift = -1 }", "alert_windows: Value error, drift: must be 0 to"),
+        ("alert_windows = { drift = 1e9 }", "alert_windows: Value error, drift: must be 0 to"),
+        ("alert_windows = { lunch = 60 }",
+         "alert_windows.lunch.[key]: Input should be 'drift', 'pending'"),
+        ('alert_windows = { drift = "5m" }',
+         "alert_windows.drift: Input should be a valid number"),
+        ('public_url = "ftp://dw.example"', "must be an http:// or https:// URL with a host"),
+        ('public_url = "https://dw.example/?x=1"', "must not have a query or fragment"),
+        ('public_url = "https://admin:hunter2@dw.example"',
+         "public_url: Value error, must not carry a user name or password"),
+    ],
+)  # fmt: skip
+def test_bad_windows_and_public_url_are_one_clear_line(
+    tmp_path: Path, top: str, expected: str
+) -> None:
+    """Windows are seconds per known condition; public_url is a plain web address, never
+    echoed (it could hold a password)."""
+    with pytest.raises(ConfigError) as caught:
+        notifiers(tmp_path, "", top=top + "\n")
+    assert expected in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_two_notifiers_need_two_names(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from driftwatch.config.settings import NotifierSettings
-from driftwatch.findings import Finding, FindingKind
+from driftwatch.findings import Attribution, Finding, FindingKind
 from driftwatch.notify.conditions import (
+    DEFAULT_WINDOWS,
     RULES,
     Condition,
     Move,
@@ -20,6 +21,7 @@ from driftwatch.notify.conditions import (
     settled,
     target_changes,
     track_since,
+    windows,
 )
 from driftwatch.notify.memory import Policy, due, transitions
 from driftwatch.notify.target import TargetState
@@ -181,6 +183,44 @@ def test_unknown_revision_and_script_heads() -> None:
     ]  # fmt: skip
     assert said(w.check(good(at(120)))) == [
         ("pending", "resolved"), ("multiple_script_heads", "resolved"),
+    ]  # fmt: skip
+
+
+def test_a_rolling_deploy_stamping_a_new_revision_announces_nothing() -> None:
+    """With the default windows, old pods seeing an unknown revision for a few ticks before
+    their scripts catch up send nothing; a revision unknown past its 30 minutes fires once."""
+    w = Watcher(Policy(thresholds=windows({})))
+    assert w.check(good(at(0))) == []
+    for tick in range(1, 5):
+        assert w.check(good(at(60 * tick), UNKNOWN)) == []
+    assert w.check(good(at(300))) == []
+    for tick in range(6, 36):
+        assert w.check(good(at(60 * tick), UNKNOWN)) == []
+    fired = w.check(good(at(60 * 36), UNKNOWN))
+    assert said(fired) == [("unknown_revision", "firing")]
+    assert fired[0].since == at(360)
+    assert said(w.check(good(at(60 * 37)))) == [("unknown_revision", "resolved")]
+
+
+def test_default_windows_are_the_documented_ones() -> None:
+    """drift 5 min, pending 30 min, unknown revision 30 min, unmigrated 1 h, check failing
+    15 min, unmerged script heads 15 min; a setting overrides one and keeps the others."""
+    assert DEFAULT_WINDOWS == {
+        Condition.DRIFT: 300, Condition.PENDING: 1800, Condition.UNKNOWN_REVISION: 1800,
+        Condition.UNMIGRATED: 3600, Condition.CHECK_FAILING: 900,
+        Condition.MULTIPLE_SCRIPT_HEADS: 900,
+    }  # fmt: skip
+    assert windows({Condition.DRIFT: 0}) == {**DEFAULT_WINDOWS, Condition.DRIFT: 0}
+
+
+def test_unmigrated_findings_are_a_condition_at_any_revision() -> None:
+    """Models no migration produces are `unmigrated`, behind or at head, and never drift."""
+    unmigrated = replace(ROGUE, attribution=Attribution.UNMIGRATED)
+    w = Watcher()
+    assert said(w.check(good(at(0), AT_HEAD, unmigrated))) == [("unmigrated", "firing")]
+    assert said(w.check(good(at(60), BEHIND, unmigrated))) == [("pending", "firing")]
+    assert said(w.check(good(at(120), AT_HEAD))) == [
+        ("pending", "resolved"), ("unmigrated", "resolved"),
     ]  # fmt: skip
 
 

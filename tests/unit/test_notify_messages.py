@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from driftwatch.findings import Attribution, Finding, FindingKind
 from driftwatch.notify.conditions import Condition, Transition
 from driftwatch.notify.delivery import (
     RETRY_AFTER_CAP_SECONDS,
@@ -25,6 +26,8 @@ from driftwatch.notify.delivery import (
     retry_delay,
 )
 from driftwatch.notify.messages import (
+    FIX_CHARS,
+    LISTED_FINDINGS,
     WEBHOOK_SCHEMA_VERSION,
     NotifierKind,
     encode,
@@ -33,7 +36,7 @@ from driftwatch.notify.messages import (
     webhook_json,
 )
 from driftwatch.render import target_json
-from driftwatch.report import DEFAULT_FAIL_ON
+from driftwatch.report import DEFAULT_FAIL_ON, SchemaResult
 from tests.support.tools import readme_section
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
@@ -74,7 +77,7 @@ def test_alertmanager_firing_alert_has_labels_annotations_and_a_future_end() -> 
         "alertname": "DriftwatchSchemaDrift",
         "target": "cp",
         "severity": "warning",
-        "source": "driftwatch",
+        "attribution": "drift",
         "team": "db",
     }
     notes = alert["annotations"]
@@ -143,11 +146,97 @@ def test_generic_webhook_body_is_versioned_and_carries_the_report() -> None:
     assert sorted(body) == sorted([
         "schema_version", "id", "source", "driftwatch_version", "notifier", "status", "target",
         "labels", "condition", "alertname", "severity", "started_at", "ended_at", "changed_at",
-        "summary", "description", "runbook_url", "report",
+        "summary", "description", "runbook_url", "status_url", "attribution", "findings",
+        "findings_omitted", "fix_sql", "report",
     ])  # fmt: skip
     resolved = sent(transition(Condition.DRIFT, firing=False), NotifierKind.WEBHOOK)
     assert (resolved["status"], resolved["ended_at"]) == ("resolved", "2026-11-24T06:15:00Z")
     assert resolved["id"] != body["id"]
+
+
+def drifted(count: int, *, fix: str = "ALTER TABLE public.t{n} DROP COLUMN rogue;") -> object:
+    """A report of `count` drift findings (replayed), each with its fix."""
+    findings = tuple(
+        Finding(
+            kind=FindingKind.EXTRA_COLUMN, schema="public", table=f"t{n:02}", name="rogue",
+            expected=None, actual="integer", message=f"extra column public.t{n:02}.rogue",
+            attribution=Attribution.DRIFT, fix=fix.format(n=f"{n:02}"),
+        )
+        for n in range(count)
+    )  # fmt: skip
+    report = good(at(0))
+    return replace(report, schema=SchemaResult(compared=True, findings=findings, method="replay"))
+
+
+def every_body(t: Transition, public_url: str | None = None) -> dict[NotifierKind, Any]:
+    return {
+        kind: render(t, kind, notifier="ops", public_url=public_url).body for kind in NotifierKind
+    }
+
+
+def test_a_drift_message_names_attribution_findings_and_fix_sql_within_bounds() -> None:
+    """Each kind of message carries the attribution, the first 20 findings and "and N more",
+    and the fix SQL of the findings it lists."""
+    bodies = every_body(transition(Condition.DRIFT, report=drifted(LISTED_FINDINGS + 5)))
+    hook = bodies[NotifierKind.WEBHOOK]
+    assert hook["attribution"] == "drift"
+    assert [f["table"] for f in hook["findings"]] == [f"t{n:02}" for n in range(20)]
+    assert hook["findings_omitted"] == 5
+    fixes = hook["fix_sql"].splitlines()
+    assert fixes[0] == "ALTER TABLE public.t00 DROP COLUMN rogue;"
+    assert len(fixes) == LISTED_FINDINGS
+    assert hook["status_url"] is None
+    text = bodies[NotifierKind.SLACK]["text"]
+    assert "Attribution: drift. Findings:" in text
+    assert "- extra_column public.t19.rogue: extra column public.t19.rogue" in text
+    assert "t20.rogue" not in text
+    assert "- and 5 more" in text
+    assert "```\nALTER TABLE public.t00 DROP COLUMN rogue;\n" in text
+    notes = bodies[NotifierKind.ALERTMANAGER]["annotations"]
+    assert notes["findings"].splitlines()[-1] == "- and 5 more"
+    assert notes["fix_sql"] == hook["fix_sql"]
+    assert "status_url" not in notes
+
+
+def test_fix_sql_is_bounded() -> None:
+    """A huge fix (a view's definition, say) is cut, saying how much was left out."""
+    huge = "CREATE VIEW v{n} AS SELECT " + "x, " * 5000 + "1;"
+    hook = every_body(transition(Condition.DRIFT, report=drifted(3, fix=huge)))[
+        NotifierKind.WEBHOOK
+    ]
+    assert len(hook["fix_sql"]) < FIX_CHARS + 100
+    assert "more characters, sha256" in hook["fix_sql"]
+
+
+def test_unmigrated_and_pending_messages_name_their_findings_without_fix_sql() -> None:
+    """Unmigrated findings are listed with their attribution; only drift has fix SQL."""
+    report = drifted(2)
+    assert isinstance(report, type(good(at(0)))) and report.schema is not None
+    unmigrated = tuple(
+        replace(f, attribution=Attribution.UNMIGRATED, fix=None) for f in report.schema.findings
+    )
+    models = replace(report, schema=replace(report.schema, findings=unmigrated))
+    hook = every_body(transition(Condition.UNMIGRATED, report=models))[NotifierKind.WEBHOOK]
+    assert (hook["attribution"], len(hook["findings"]), hook["fix_sql"]) == ("unmigrated", 2, None)
+    assert hook["alertname"] == "DriftwatchModelsUnmigrated"
+    assert "the models hold what the head's migrations do not produce" in hook["description"]
+    pending = every_body(transition(Condition.PENDING))[NotifierKind.WEBHOOK]
+    assert pending["attribution"] == "pending"
+    assert (pending["findings"], pending["fix_sql"]) == ([], None)
+
+
+def test_messages_link_to_the_status_under_public_url() -> None:
+    """With public_url, firing and resolved messages of every kind link to the target."""
+    url = "https://dw.example/driftwatch/report?target=cp"
+    for firing in (True, False):
+        t = transition(Condition.DRIFT, firing=firing, report=drifted(1))
+        bodies = every_body(t, public_url="https://dw.example/driftwatch")
+        assert bodies[NotifierKind.WEBHOOK]["status_url"] == url
+        assert bodies[NotifierKind.ALERTMANAGER]["annotations"]["status_url"] == url
+        assert f"<{url}|status>" in bodies[NotifierKind.SLACK]["text"]
+    resolved = every_body(transition(Condition.DRIFT, firing=False, report=good(at(900))))
+    assert resolved[NotifierKind.WEBHOOK]["findings"] == []
+    assert "\n" not in resolved[NotifierKind.SLACK]["text"]
 
 
 def test_backoff_grows_doubles_and_caps_with_bounded_jitter() -> None:
@@ -213,7 +302,7 @@ def test_readme_examples_have_the_real_layout() -> None:
     t = transition(Condition.DRIFT)
     [alert] = sent(t, NotifierKind.ALERTMANAGER)
     assert sorted(am_example) == sorted(alert)
-    assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "source"}
+    assert set(am_example["labels"]) == {"team", "alertname", "target", "severity", "attribution"}
     assert sorted(am_example["annotations"]) == sorted(alert["annotations"])
     assert sorted(hook_example) == sorted(webhook_json(t, notifier="ops"))
     assert hook_example["schema_version"] == WEBHOOK_SCHEMA_VERSION

@@ -51,6 +51,7 @@ from driftwatch.report import (
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
 from driftwatch.snapshot import Snapshot
 from driftwatch.snapshot_file import SnapshotFile
+from driftwatch.stagger import full_comparison_due
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,13 +62,14 @@ SNAPSHOT_FILE_METHOD = "snapshot_file"  # `SchemaResult.method` of `check --agai
 def _reusable(
     previous: TargetReport | None, max_age_seconds: float | None, now: datetime
 ) -> TargetReport | None:
-    """The previous report, if its schema comparison may stand in for a new one."""
+    """The previous report, if its schema comparison may stand in for a new one (its
+    comparison is not yet due again: `stagger`)."""
     if previous is None or max_age_seconds is None or not previous.succeeded:
         return None
     schema = previous.schema
     if schema is None or not schema.compared or schema.compared_at is None:
         return None
-    if (now - schema.compared_at).total_seconds() >= max_age_seconds:
+    if full_comparison_due(previous.target, schema.compared_at, now, max_age_seconds):
         return None
     return previous
 
@@ -94,7 +96,8 @@ async def check_target(
 
     With `previous` and `max_age_seconds`, the full schema comparison is skipped when the
     applied revisions and the schema fingerprint are what `previous` saw and its comparison
-    is younger than `max_age_seconds` (the daemon's cheap steady state). The fingerprint is
+    is not yet due again (at most `max_age_seconds` old, staggered across targets: see
+    `stagger`; the daemon's cheap steady state). The fingerprint is
     read only when `max_age_seconds` is given: a report meant to be a later `previous` must
     come from such a check. A long-running
     caller passes the target's `engine` (from `live.observe.make_engine`) to keep it between

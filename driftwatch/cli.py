@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="CATEGORIES",
         help="what counts as out of sync, comma separated: drift, pending, unmigrated, "
-        "revision, error, schema (any difference) or all; default drift,revision,error",
+        "revision, error, schema (any difference), not_compared (a schema not compared "
+        "exits 2) or all; default drift,revision,error",
     )
     check.add_argument(
         "--fix-sql",
@@ -537,9 +538,14 @@ def run_demo_command(args: argparse.Namespace, console: Console) -> int:
         print()
         print(run.metrics)
         print()
-        print("Next: in a project with alembic.ini, run `DATABASE_URL=... driftwatch check`.")
         if args.keep:
-            print(f"The demo database is kept in {workdir}")
+            print(f"The demo database is kept in {workdir}; check it again by hand with:")
+            print(f"  {run.check_command}")
+        else:
+            print("(`driftwatch demo --keep` keeps the database and shows the command to check it)")
+        print("Next, in a project with alembic.ini, name its models so that the schema is")
+        print("compared, not only the revision:")
+        print("  DATABASE_URL=... driftwatch check --metadata yourapp.models:Base.metadata")
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -9,6 +9,7 @@ It writes only inside a temporary folder of its own.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def models_ahead(metadata: MetaData) -> MetaData:
 class DemoRun:
     report: TargetReport
     metrics: str
+    # the same check of the demo database by hand, models named: it compares the schema
+    check_command: str
 
 
 def find_control_plane(cwd: Path) -> Path:
@@ -117,4 +120,15 @@ async def run_demo(workdir: Path, say: Callable[[str], None], *, cwd: Path) -> D
         for line in generate_latest(registry).decode().splitlines()
         if line and not line.startswith("#")
     ]
-    return DemoRun(report=report, metrics="\n".join(samples))
+    check_command = shlex.join(
+        [
+            "driftwatch",
+            "check",
+            "--url",
+            f"sqlite:///{db_path}",
+            "--alembic-ini",
+            str(ini),
+            *(part for models in target.metadata for part in ("--metadata", models)),
+        ]
+    )
+    return DemoRun(report=report, metrics="\n".join(samples), check_command=check_command)

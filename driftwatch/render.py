@@ -12,11 +12,12 @@ from driftwatch import __version__
 from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.compare.baseline import BaselineEntry, entry_document
 from driftwatch.findings import Attribution, Finding
-from driftwatch.report import Report, SchemaResult, Status, TargetReport
+from driftwatch.report import DEFAULT_FAIL_ON, Category, Report, SchemaResult, Status, TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
 
 # 2: findings carry `attribution` and `revision`; `in_sync` means no drift (pending and
-# unmigrated findings are listed but are not drift); `counts_by_attribution`
+# unmigrated findings are listed but are not drift); `counts_by_attribution`. Added within 2:
+# the schema's `status` ("compared" or "not_compared", why in `skipped_reason`)
 JSON_SCHEMA_VERSION = 2
 
 
@@ -61,6 +62,7 @@ def schema_json(schema: SchemaResult) -> dict[str, Any]:
     findings, findings_omitted = first(schema.findings, FINDINGS_LISTED)
     accepted, accepted_omitted = first(schema.accepted, FINDINGS_LISTED)
     return {
+        "status": "compared" if schema.compared else "not_compared",
         "compared": schema.compared,
         "in_sync": schema.in_sync if schema.compared else None,
         "skipped_reason": schema.skipped_reason,
@@ -77,7 +79,7 @@ def schema_json(schema: SchemaResult) -> dict[str, Any]:
     }
 
 
-def target_json(report: TargetReport, fail_on: frozenset[Any]) -> dict[str, Any]:
+def target_json(report: TargetReport, fail_on: frozenset[Category]) -> dict[str, Any]:
     return {
         "name": report.target,
         "url": report.url,
@@ -87,7 +89,7 @@ def target_json(report: TargetReport, fail_on: frozenset[Any]) -> dict[str, Any]
         "check_kind": None if report.check_kind is None else report.check_kind.value,
         "started_at": _time(report.started_at),
         "duration_seconds": round(report.duration_seconds, 6),
-        "error": report.problem(),
+        "error": report.problem(fail_on),
         "revision": None if report.revision is None else revision_json(report.revision),
         "schema": None if report.schema is None else schema_json(report.schema),
     }
@@ -251,10 +253,10 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
             yield f"{'':27}reason: {entry.reason}"
 
 
-def _summary(report: TargetReport, status: Status) -> str:
+def _summary(report: TargetReport, status: Status, fail_on: frozenset[Category]) -> str:
     parts = []
     if status is Status.ERROR:
-        parts.append(report.problem() or "")
+        parts.append(report.problem(fail_on) or "")
     else:
         if report.revision is not None and not report.revision.in_sync:
             parts.append(report.revision.kind.value.replace("_", " "))
@@ -265,30 +267,42 @@ def _summary(report: TargetReport, status: Status) -> str:
                 for a, _ in _GROUPS
                 if a.value in counts
             )
+        if report.not_compared() is not None:
+            parts.append("schema not compared")
     tail = f": {', '.join(parts)}" if parts else ""
+    if parts == ["schema not compared"]:  # in sync, as far as it was checked
+        tail = " (revision only; schema not compared)"
     return f"  => {STATUS_WORDS[status]}{tail}  ({report.duration_seconds:.2f} s)"
 
 
-def target_text(report: TargetReport, status: Status) -> Iterator[str]:
+def target_text(
+    report: TargetReport, status: Status, fail_on: frozenset[Category] = DEFAULT_FAIL_ON
+) -> Iterator[str]:
     yield f"[{report.target}] {report.url}"
     if report.revision is not None:
         yield from _revision_lines(report.revision)
     if report.schema is not None:
         kind = None if report.check_kind is None else report.check_kind.value
         yield from _schema_lines(report.schema, kind)
-    yield _summary(report, status)
+    yield _summary(report, status, fail_on)
 
 
 def render_text(report: Report) -> str:
     lines: list[str] = []
     statuses = [t.status(report.fail_on) for t in report.targets]
     for target, status in zip(report.targets, statuses, strict=True):
-        lines.extend(target_text(target, status))
+        lines.extend(target_text(target, status, report.fail_on))
         lines.append("")
     counts = {s: statuses.count(s) for s in Status}
     n = len(report.targets)
+    uncompared = sum(1 for t in report.targets if t.not_compared() is not None)
     lines.append(
         f"{n} target{'s' if n != 1 else ''}: {counts[Status.IN_SYNC]} in sync, "
         f"{counts[Status.OUT_OF_SYNC]} out of sync, {counts[Status.ERROR]} could not be checked"
+        + (
+            f"; {uncompared} schema{'s' if uncompared != 1 else ''} not compared"
+            if uncompared
+            else ""
+        )
     )
     return "\n".join(lines)

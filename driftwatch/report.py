@@ -27,6 +27,9 @@ class Category(StrEnum):
     UNMIGRATED = "unmigrated"  # models no migration produces
     ERROR = "error"  # a target could not be checked
     SCHEMA = "schema"  # any schema finding, whatever its attribution (version 1's meaning)
+    # the schema was not compared (no models, no expected states): the target could not be
+    # checked as asked, although its revision was
+    NOT_COMPARED = "not_compared"
 
 
 ALL_CATEGORIES = frozenset(Category)
@@ -129,8 +132,9 @@ class TargetReport:
     def succeeded(self) -> bool:
         return self.error is None
 
-    def problem(self) -> str | None:
-        """Why the target could not be checked, if it could not."""
+    def problem(self, fail_on: frozenset[Category] = frozenset()) -> str | None:
+        """Why the target could not be checked, if it could not; under a `fail_on` that
+        demands the schema's comparison (`not_compared`), a schema not compared is one."""
         if self.error is not None:
             return self.error
         if self.revision is not None and self.revision.kind is RevisionStateKind.NO_VERSION_TABLE:
@@ -138,7 +142,16 @@ class TargetReport:
                 f"target {self.target!r}: the database has no alembic version table "
                 "(never migrated, or the wrong version_table/version_table_schema)"
             )
+        why = self.not_compared()
+        if why is not None and Category.NOT_COMPARED in fail_on:
+            return f"target {self.target!r}: schema not compared: {why}"
         return None
+
+    def not_compared(self) -> str | None:
+        """Why the schema was not compared, when the check ran and did not compare it."""
+        if self.error is not None or self.schema is None or self.schema.compared:
+            return None
+        return self.schema.skipped_reason or "no reason given"
 
     def scrubbed(self, scrub: Callable[[str], str]) -> TargetReport:
         """This report with `scrub` (secrets.Scrubber) applied to its error text."""
@@ -152,7 +165,7 @@ class TargetReport:
     def status(self, fail_on: frozenset[Category] = DEFAULT_FAIL_ON) -> Status:
         """While a migration runs the database is on its way to the head, not at it: out of
         sync for `revision`; its schema is judged by the check after it, not by this one."""
-        if self.problem() is not None:
+        if self.problem(fail_on) is not None:
             return Status.ERROR
         revision_bad = self.revision is not None and not self.revision.in_sync
         schema_bad = self.schema is not None and not self.migrating and self.schema.fails(fail_on)
@@ -171,10 +184,13 @@ class Report:
 
     def status(self) -> Status:
         """The worst of the targets' statuses; a target that could not be checked counts
-        only when `error` is in `fail_on`."""
-        statuses = {t.status(self.fail_on) for t in self.targets}
-        if Category.ERROR not in self.fail_on:
-            statuses.discard(Status.ERROR)
+        only when `error` is in `fail_on`, one whose schema was not compared only when
+        `not_compared` is."""
+        statuses = {
+            t.status(self.fail_on)
+            for t in self.targets
+            if Category.ERROR in self.fail_on or t.problem() is None
+        }
         for worst in (Status.ERROR, Status.OUT_OF_SYNC):
             if worst in statuses:
                 return worst
@@ -188,4 +204,4 @@ class Report:
         return replace(self, targets=tuple(t.scrubbed(scrub) for t in self.targets))
 
     def problems(self) -> Iterable[str]:
-        return (p for t in self.targets if (p := t.problem()) is not None)
+        return (p for t in self.targets if (p := t.problem(self.fail_on)) is not None)

@@ -88,7 +88,7 @@ def _suite(parent: ET.Element, target: TargetReport, fail_on: frozenset[Category
     )
     classname = f"driftwatch.{target.target}"
     check = _case(suite, classname, "check", target.duration_seconds)
-    problem = target.problem()
+    problem = target.problem(fail_on)
     if problem is not None:
         _outcome(check, "error", problem)
     revision = target.revision

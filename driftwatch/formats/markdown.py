@@ -67,9 +67,12 @@ def _row(target: TargetReport, status: Status) -> str:
     unattributed = _count(target, Attribution.UNATTRIBUTED)
     if unattributed not in ("0", "—"):
         drift = str(int(drift) + int(unattributed))
+    verdict = _STATUS[status]
+    if status is Status.IN_SYNC and target.not_compared() is not None:
+        verdict += " (revision only; schema not compared)"
     cells = [
         text(target.target),
-        _STATUS[status],
+        verdict,
         text(_revision_cell(target)),
         drift,
         _count(target, Attribution.PENDING),

@@ -137,7 +137,8 @@ SCHEMA_IN_SYNC = MetricSpec(
     name="driftwatch_schema_in_sync",
     type="gauge",
     labels=("target",),
-    help="1 if the live schema matches the models, 0 if any drift was found.",
+    help="1 if the live schema matches the models, 0 if any drift was found; absent while "
+    "the schema was never compared (no models, no expected states).",
 )
 
 DRIFT_OBJECTS = MetricSpec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,10 @@ def test_demo_shows_every_kind_of_result_and_cleans_up(tmp_path: Path) -> None:
         'target="control-plane-demo"} 1.0' in out
     )
     assert "Traceback" not in result.stderr
+    # the closing hint names the models: `check` without them compares the revision only
+    assert out.rstrip().endswith(
+        "  DATABASE_URL=... driftwatch check --metadata yourapp.models:Base.metadata"
+    )
     assert list(temp_root.iterdir()) == []
     assert set(Path(tempfile.gettempdir()).glob("driftwatch-demo-*")) == before
 
@@ -66,3 +71,45 @@ def test_demo_keep_leaves_the_database_for_a_look(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     [kept] = list(tmp_path.glob("driftwatch-demo-*/control-plane-demo.db"))
     assert str(kept.parent) in result.stdout
+
+
+def test_the_command_the_kept_demo_suggests_compares_the_schema(tmp_path: Path) -> None:
+    """The command the demo prints to check its kept database by hand runs as printed, from
+    another folder, and compares the schema: the drift and the pending migration's index are
+    found again (the unmigrated column lived only in the demo's copy of the models)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    demo = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo", "--keep"],
+        cwd=tmp_path,
+        env={**env, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stderr
+    [suggested] = [
+        line.strip()
+        for line in demo.stdout.splitlines()
+        if line.strip().startswith("driftwatch check --url")
+    ]
+    command = shlex.split(suggested)
+    assert "--metadata" in command
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    check = subprocess.run(
+        [sys.executable, "-m", "driftwatch", *command[1:]],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "not compared" not in check.stdout
+    assert "  schema    3 differences: 2 drift, 1 pending (full comparison, replay)" in (
+        check.stdout
+    )

@@ -153,6 +153,23 @@ def test_junit_schema_not_compared_is_skipped_with_its_reason() -> None:
     assert "no models configured" in schema.result[0].message
 
 
+def test_junit_fail_on_not_compared_errs_the_check_case() -> None:
+    """Under --fail-on not_compared the check case is an error saying why, as exit 2 says."""
+    skipped = SchemaResult(compared=False, skipped_reason="no models configured")
+    whole = replace(report(target("prod", schema=skipped)), fail_on=frozenset(Category))
+    suite = junit(render_junit(whole))["driftwatch prod"]
+    check = next(c for c in suite if c.name == "check")
+    assert outcome(check) is Error
+    assert "schema not compared: no models configured" in check.result[0].message
+
+
+def test_markdown_in_sync_without_a_comparison_says_revision_only() -> None:
+    """A target whose schema was not compared is never an unqualified "in sync" row."""
+    skipped = SchemaResult(compared=False, skipped_reason="no models configured")
+    page = html_of(render_markdown(report(target("prod", schema=skipped))))
+    assert "<td>✅ in sync (revision only; schema not compared)</td>" in page
+
+
 def html_of(markdown: str) -> str:
     return MarkdownIt("commonmark").enable("table").render(markdown)
 

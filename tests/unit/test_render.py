@@ -193,6 +193,79 @@ def test_schema_not_compared_says_why() -> None:
     assert "  schema    not compared: no models configured (metadata)" in text
 
 
+NOT_COMPARED = SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
+
+
+def test_a_schema_not_compared_is_never_in_sync_unqualified() -> None:
+    """At head but no schema compared: the verdict says in sync on the revision only, and the
+    total line counts the schemas not compared; exit 0 by default."""
+    whole = report(target(schema=NOT_COMPARED))
+
+    assert render_text(whole).splitlines() == [
+        "[shop] postgresql+asyncpg://app:***@db/shop",
+        "  revision  at head",
+        "            database c3; head c3",
+        "  schema    not compared: no models configured (metadata)",
+        "  => IN SYNC (revision only; schema not compared)  (0.25 s)",
+        "",
+        "1 target: 1 in sync, 0 out of sync, 0 could not be checked; 1 schema not compared",
+    ]
+    assert whole.exit_code() == 0
+    assert list(whole.problems()) == []
+
+
+def test_a_schema_not_compared_is_named_beside_an_out_of_sync_revision() -> None:
+    """Behind, schema not compared: out of sync for the revision, and the summary says the
+    schema was not looked at either."""
+    text = render_text(report(target(revision=BEHIND, schema=NOT_COMPARED)))
+
+    assert "  => OUT OF SYNC: behind, schema not compared  (0.25 s)" in text
+
+
+def test_fail_on_not_compared_makes_a_schema_not_compared_an_error() -> None:
+    """`not_compared` in --fail-on: the target could not be checked as asked (exit 2, one
+    problem line saying why), even where `error` is not in the list."""
+    for fail_on in ({Category.NOT_COMPARED}, {Category.REVISION, Category.NOT_COMPARED}):
+        whole = report(target(schema=NOT_COMPARED), fail_on=frozenset(fail_on))
+
+        lines = render_text(whole).splitlines()
+        assert lines[4] == (
+            "  => COULD NOT CHECK: target 'shop': schema not compared: "
+            "no models configured (metadata)  (0.25 s)"
+        )
+        assert whole.exit_code() == 2
+        assert list(whole.problems()) == [
+            "target 'shop': schema not compared: no models configured (metadata)"
+        ]
+        document = json.loads(render_json(whole))
+        assert document["exit_code"] == 2
+        assert document["targets"][0]["status"] == "error"
+        assert document["targets"][0]["error"] == whole.targets[0].problem(whole.fail_on)
+
+
+def test_fail_on_not_compared_passes_a_compared_schema() -> None:
+    """A compared schema satisfies `not_compared`: in sync stays exit 0, drift stays exit 1."""
+    demanding = frozenset({Category.DRIFT, Category.ERROR, Category.NOT_COMPARED})
+
+    assert report(target(), fail_on=demanding).exit_code() == 0
+    assert report(target(schema=DRIFT), fail_on=demanding).exit_code() == 1
+
+
+def test_schema_json_status() -> None:
+    """The JSON's schema says `status` not_compared, with the reason, and no in_sync verdict;
+    a compared one says compared."""
+    document = json.loads(render_json(report(target(schema=NOT_COMPARED), target("b"))))
+    uncompared, compared = (t["schema"] for t in document["targets"])
+
+    assert uncompared["status"] == "not_compared"
+    assert uncompared["skipped_reason"] == "no models configured (metadata)"
+    assert uncompared["in_sync"] is None
+    assert document["targets"][0]["status"] == "in_sync"
+    assert document["targets"][0]["error"] is None
+    assert compared["status"] == "compared"
+    assert compared["in_sync"] is True
+
+
 def test_fail_on_changes_the_text_verdict() -> None:
     """With --fail-on revision, schema drift alone is IN SYNC in the summary."""
     text = render_text(report(target(schema=DRIFT), fail_on=frozenset({Category.REVISION})))

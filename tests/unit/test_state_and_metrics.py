@@ -230,6 +230,19 @@ def test_a_target_never_checked_has_only_its_counters() -> None:
     assert r.get_sample_value("driftwatch_revision_at_head", {"target": "t"}) is None
 
 
+def test_a_schema_never_compared_claims_no_sync() -> None:
+    """A target checked without its schema compared (no models) has its revision series but
+    no schema_in_sync: 1 would claim a comparison that never ran."""
+    uncompared = replace(
+        report(), schema=SchemaResult(compared=False, skipped_reason="no models configured")
+    )
+    r = scrape(fresh().after(uncompared))
+    t = {"target": "t"}
+    assert r.get_sample_value("driftwatch_revision_at_head", t) == 1
+    assert r.get_sample_value("driftwatch_schema_in_sync", t) is None
+    assert r.get_sample_value("driftwatch_last_full_check_timestamp_seconds", t) is None
+
+
 def test_the_collector_renders_exactly_the_spec_table() -> None:
     """Every family of a full scrape is a spec of METRICS, in its order, type, labels and help,
     and every spec is rendered: the table is the only list of what /metrics exposes."""

@@ -17,6 +17,8 @@ from driftwatch.bounds import clip, listing
 from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
+from driftwatch.compare.diff import DiffOptions
+from driftwatch.compare.filters import env_include
 from driftwatch.compare.fix import with_drift_fixes, with_fixes
 from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.config.targets import Target
@@ -202,6 +204,7 @@ async def _observe(
             fingerprint=max_age_seconds is not None,
             expected_tables=None if early else _tables_of(models),
             snapshot=early,
+            filters=expected.filters,
         )
         if early:
             models = _unheld(await loading)
@@ -372,7 +375,7 @@ def _schema_result(
     baseline = target.baseline
     if expected.metadata is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
-    options = target.compare.diff_options
+    options = _diff_options(target, expected, seen)
     if seen.snapshot is not None and replayed is not None and replayed.at_database is not None:
         findings, notes = attribute(
             seen.snapshot,
@@ -418,6 +421,14 @@ def _schema_result(
     return SchemaResult(
         compared=True, findings=tuple(findings), compared_at=now, method="alembic", notes=notes
     ).under(baseline)
+
+
+def _diff_options(target: Target, expected: Expected, seen: Observation) -> DiffOptions:
+    """The target's comparison options, asking the project's env.py filters if it names any."""
+    include = env_include(
+        expected.filters, models=expected.metadata, default_schema=seen.default_schema
+    )
+    return replace(target.compare.diff_options, include=include)
 
 
 def _saved_snapshot_result(

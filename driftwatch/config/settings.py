@@ -123,6 +123,10 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     # revision stamped before replaying the rest
     replay_bootstrap: str | None = None
     replay_stamp: str | None = None
+    # the `module:callable` filters of the project's env.py (alembic's include_name and
+    # include_object), asked by both comparisons
+    include_name: str | None = None
+    include_object: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
     interval_seconds: float | None = Field(default=None, gt=0)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -137,7 +141,7 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
             )
         return name
 
-    @field_validator("replay_bootstrap")
+    @field_validator("replay_bootstrap", "include_name", "include_object")
     @classmethod
     def _bootstrap_is_an_import_path(cls, path: str | None) -> str | None:
         module, sep, attr = (path or "").partition(":")

@@ -314,7 +314,7 @@ def _filter(target: Target, setting: str, path: str | None) -> Callable[..., boo
     with _project_code(MetadataError, origin):  # its attributes may run the project's code
         found = import_object(path, origin)
     if not callable(found):
-        raise MetadataError(f"{origin}: {path!r} is a {type(found).__name__}, not callable")
+        raise MetadataError(f"{origin}: {path!r} is not callable ({type(found).__name__})")
     label = f"{setting} {path}"
 
     def guarded(*args: Any) -> bool:

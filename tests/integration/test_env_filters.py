@@ -190,7 +190,7 @@ def test_a_filter_that_raises_fails_the_check_naming_it(
     [
         ("no_such_module:include_object", "cannot import 'no_such_module'"),
         (f"{FILTERS_MODULE}:no_such_function", "no attribute 'no_such_function'"),
-        (f"{FILTERS_MODULE}:__doc__", "is a str, not callable"),
+        (f"{FILTERS_MODULE}:__doc__", "is not callable (str)"),
     ],
 )
 def test_a_bad_filter_path_is_one_line(

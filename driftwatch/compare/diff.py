@@ -9,6 +9,8 @@ and differs between databases built by different routes (create_all, migrations)
 
 "Missing" means in `expected` but not in `actual`, "extra" the other way round. A table on
 one side only is one finding, not one per column, index or constraint.
+`DiffOptions.include` (a project's env.py filters, see `compare.filters`) is asked about
+each object that differs, and may leave it out.
 """
 
 from __future__ import annotations

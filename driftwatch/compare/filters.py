@@ -80,9 +80,9 @@ class _EnvInclude:
         self.models = models
         self.default_schema = default_schema
         self.schemas: dict[str | None, bool] = {}
-        # the light tables, one MetaData per side (a side's names are unique in it)
-        self.built: tuple[dict[tuple[str | None, str], sa.Table], ...] = ({}, {})
-        self.metadata = (sa.MetaData(), sa.MetaData())
+        # light tables by the snapshot table they were built from: the several diffs of an
+        # attribution hold different tables of one name
+        self.built: dict[Table, sa.Table] = {}
 
     def __call__(
         self,
@@ -128,23 +128,27 @@ class _EnvInclude:
         include_object = self.include_object
         if include_object is None:
             return True
-        expected = None if want is None else self.sqlalchemy_object(type_, want, tables[0], 0)
-        actual = None if have is None else self.sqlalchemy_object(type_, have, tables[1], 1)
+        expected = None if want is None else self.sqlalchemy_object(type_, want, tables[0])
+        actual = None if have is None else self.built_object(type_, have, tables[1])
         if expected is not None:
             return bool(include_object(expected, want.name, type_, False, actual))
         return bool(include_object(actual, have.name, type_, True, None))
 
-    def sqlalchemy_object(self, type_: ObjectType, obj: Any, table: Table | None, side: int) -> Any:
-        """The object alembic would pass for `obj`: the models' own on the expected side
-        (side 0) where they define it, else one built from the snapshot."""
+    def sqlalchemy_object(self, type_: ObjectType, obj: Any, table: Table | None) -> Any:
+        """The object alembic would pass for the expected side's `obj`: the models' own
+        where they define it, else one built from the snapshot."""
         assert table is not None
-        model = self.model_table(table) if side == 0 else None
-        if model is not None:
-            found = _part(model, type_, obj.name)
-            if found is not None:
-                return found
-        built = self.light_table(table, side)
-        found = _part(built, type_, obj.name)
+        model = self.model_table(table)
+        found = None if model is None else _part(model, type_, obj)
+        return found if found is not None else self.built_object(type_, obj, table)
+
+    def built_object(self, type_: ObjectType, obj: Any, table: Table | None) -> Any:
+        """`obj` of the snapshot `table` as a SQLAlchemy object, as reflection gives it."""
+        assert table is not None
+        if table not in self.built:
+            self.built[table] = _light_table(table)
+        built = self.built[table]
+        found = _part(built, type_, obj)
         return found if found is not None else built
 
     def model_table(self, table: Table) -> sa.Table | None:
@@ -158,29 +162,28 @@ class _EnvInclude:
             found = tables.get(f"{self.default_schema}.{table.name}")
         return found
 
-    def light_table(self, table: Table, side: int) -> sa.Table:
-        built = self.built[side]
-        if table.key not in built:
-            built[table.key] = _light_table(table, self.metadata[side])
-        return built[table.key]
 
-
-def _part(table: sa.Table, type_: ObjectType, name: str | None) -> Any:
-    """`table` itself, or its column, index or constraint of `type_` named `name`."""
+def _part(table: sa.Table, type_: ObjectType, obj: Any) -> Any:
+    """`table` itself, or its column, index or constraint of `type_` that is the snapshot's
+    `obj`: by name, else (a constraint the models or the server left unnamed) by columns."""
     if type_ == "table":
         return table
     if type_ == "column":
-        return next((c for c in table.columns if c.name == name), None)
-    if name is None:
-        return None
+        return next((c for c in table.columns if c.name == obj.name), None)
     if type_ == "index":
-        return next((i for i in table.indexes if i.name == name), None)
+        return next((i for i in table.indexes if i.name == obj.name), None)
     kind = sa.UniqueConstraint if type_ == "unique_constraint" else sa.ForeignKeyConstraint
-    return next((c for c in table.constraints if isinstance(c, kind) and c.name == name), None)
+    candidates = [c for c in table.constraints if isinstance(c, kind)]
+    named = next((c for c in candidates if obj.name is not None and c.name == obj.name), None)
+    if named is not None:
+        return named
+    columns = tuple(obj.columns)
+    return next((c for c in candidates if tuple(x.name for x in c.columns) == columns), None)
 
 
-def _light_table(table: Table, metadata: sa.MetaData) -> sa.Table:
-    """A SQLAlchemy Table holding what the snapshot says of `table`, as reflection would."""
+def _light_table(table: Table) -> sa.Table:
+    """A SQLAlchemy Table holding what the snapshot says of `table`, as reflection would, in
+    a MetaData of its own."""
     parts: list[Any] = [_column(c) for c in table.columns]
     names = {c.name for c in table.columns}
     if table.primary_key is not None and set(table.primary_key.columns) <= names:
@@ -190,7 +193,7 @@ def _light_table(table: Table, metadata: sa.MetaData) -> sa.Table:
     parts += [_unique(u) for u in table.uniques if set(u.columns) <= names]
     parts += [_foreign_key(fk) for fk in table.foreign_keys if set(fk.columns) <= names]
     parts += [_index(i) for i in table.indexes]
-    return sa.Table(table.name, metadata, *parts, schema=table.schema, comment=table.comment)
+    return sa.Table(table.name, sa.MetaData(), *parts, schema=table.schema, comment=table.comment)
 
 
 def _column(column: Column) -> sa.Column[Any]:

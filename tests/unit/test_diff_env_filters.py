@@ -219,6 +219,46 @@ def test_filters_apply_to_every_attribution() -> None:
     assert run(options(include_object=skip_legacy)) == set()
 
 
+def test_each_diff_gets_objects_of_its_own_snapshots() -> None:
+    """The several diffs of one check share their filters: a table of one name that differs
+    between them reaches include_object as each diff's own, never one built for another."""
+    seen: list[tuple[str, ...]] = []
+
+    def columns(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        if type_ == "column":
+            seen.append(tuple(obj.table.columns.keys()))
+        return True
+
+    note = Column(name="note", type="text", nullable=True)
+    opts = options(include_object=columns)
+    diff(snapshot(table("users")), snapshot(table("users", columns=(ID, NAME, note))), opts)
+    diff(snapshot(table("users")), snapshot(table("users", columns=(ID, note))), opts)
+
+    assert seen == [("id", "name", "note"), ("id", "name"), ("id", "note")]
+
+
+def test_an_unnamed_unique_is_found_by_its_columns() -> None:
+    """A unique constraint the server left unnamed (SQLite) reaches include_object as the
+    built constraint on its columns, not as its table."""
+    passed: list[object] = []
+
+    def record(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        if type_ == "unique_constraint":
+            passed.append(obj)
+        return True
+
+    unique = Unique(name=None, columns=("name",), definition="UNIQUE (name)")
+    diff(
+        snapshot(table("users")),
+        snapshot(table("users", uniques=(unique,))),
+        options(include_object=record),
+    )
+
+    (constraint,) = passed
+    assert isinstance(constraint, sa.UniqueConstraint)
+    assert [c.name for c in constraint.columns] == ["name"]
+
+
 def test_no_filters_make_no_include() -> None:
     """A target naming no filter adds nothing to the diff."""
     assert env_include(ProjectFilters(), models=None, default_schema=None) is None

@@ -24,11 +24,13 @@ from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected.cache import SnapshotCache, default_cache_dir
+from driftwatch.expected.prebuilt import Prebuilt, PrebuiltDirs
 from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
 from driftwatch.expected.sources import (
     Expected,
     describe_raised,
     load_expected,
+    load_filters,
     load_scripts,
     project_frame,
 )
@@ -50,6 +52,7 @@ from driftwatch.report import (
     TargetReport,
 )
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
+from driftwatch.snapshot import Snapshot
 from driftwatch.snapshot_file import SnapshotFile
 
 log = logging.getLogger(__name__)
@@ -81,8 +84,13 @@ async def check_target(
     engine: AsyncEngine | None = None,
     states: ExpectedStates | None = None,
     against: SnapshotFile | None = None,
+    prebuilt_dirs: PrebuiltDirs | None = None,
 ) -> TargetReport:
     """Check `target`; never raises for drift or for a database that cannot be reached.
+
+    A target with `expected_dir` is checked from its prebuilt states alone (read through
+    `prebuilt_dirs`, which a long-running caller keeps: it re-reads a folder that changed):
+    neither its scripts nor its models are loaded, and no scratch database is used.
 
     With `against`, the live schema is compared with that saved snapshot instead of the
     models (which are then not even imported); the revision is checked as always.
@@ -105,19 +113,20 @@ async def check_target(
 
     reusable = _reusable(previous, max_age_seconds, started_at)
 
+    prebuilt: Prebuilt | None = None
+
     def decide(heads: tuple[str, ...] | None, fingerprint: str | None) -> bool:
         if reusable is None or reusable.fingerprint is None:
             return True
         previous_heads = reusable.revision.database_heads if reusable.revision else None
-        return heads != previous_heads or fingerprint != reusable.fingerprint
+        return heads != previous_heads or _of_build(fingerprint, prebuilt) != reusable.fingerprint
 
     own_states = states is None
     states = states or default_states()
     try:
-        if expected is None:
-            load = load_expected if against is None else _scripts_only
-            expected = await asyncio.to_thread(load, target)
-        if against is None:
+        prebuilt = await _prebuilt(target, against, prebuilt_dirs)
+        expected = await _expected(target, expected, against, prebuilt)
+        if against is None and prebuilt is None:
             seen, models = await _observe(
                 target,
                 expected,
@@ -127,15 +136,19 @@ async def check_target(
                 max_age_seconds=max_age_seconds,
             )
         else:
-            models = ModelsState(snapshot=against.snapshot)
+            models, scope = await _saved_states(against, prebuilt)
             seen = await _observe_against(
-                target, expected, against, engine=engine, decide=decide,
+                target, expected, scope, engine=engine, decide=decide,
                 max_age_seconds=max_age_seconds,
             )  # fmt: skip
         # translating what was seen runs the models' own SQL constructs: inside the net too
-        revision = revision_state(expected.scripts, seen.database_heads)
-        if against is None:
-            replayed = await _revision_states(target, expected, seen, revision, states)
+        revision = revision_state(expected.scripts, seen.database_heads, migrating=seen.migrating)
+        if seen.migrating:
+            schema = _while_migrating(previous, target)
+        elif against is None:
+            replayed = await _revision_states(
+                target, expected, seen, revision, states, prebuilt=prebuilt
+            )
             schema = _schema_result(
                 seen,
                 expected=expected,
@@ -147,6 +160,7 @@ async def check_target(
             )
         else:
             schema = _saved_snapshot_result(seen, against, target=target, now=started_at)
+        schema = _noting_source(schema, prebuilt, seen)
     except DriftwatchError as exc:
         return report(error=str(exc))
     except BaseException as exc:  # a bug, or the project's code (a custom type)
@@ -163,14 +177,66 @@ async def check_target(
         if own_states:
             await states.close()
 
+    carried = seen.migrating and schema.compared
     return report(
         check_kind=CheckKind.FULL
-        if seen.diffs is not None or reusable is None
+        if (seen.diffs is not None or reusable is None) and not carried
         else CheckKind.PROBE,
         revision=revision,
         schema=schema,
-        fingerprint=seen.fingerprint,
+        fingerprint=_of_build(seen.fingerprint, prebuilt),
     )
+
+
+async def _prebuilt(
+    target: Target, against: SnapshotFile | None, dirs: PrebuiltDirs | None
+) -> Prebuilt | None:
+    """The target's prebuilt states, where it has them and no snapshot file replaces them."""
+    if target.expected_dir is None or against is not None:
+        return None
+    return await asyncio.to_thread((dirs or PrebuiltDirs()).current, target)
+
+
+async def _expected(
+    target: Target, given: Expected | None, against: SnapshotFile | None, prebuilt: Prebuilt | None
+) -> Expected:
+    """What the check expects: the prebuilt graph, else the caller's, else loaded now (the
+    scripts alone against a snapshot file)."""
+    if prebuilt is not None:  # the env.py filters still apply, where the target names them
+        filters = await asyncio.to_thread(load_filters, target)
+        return Expected(scripts=prebuilt.manifest.graph, metadata=None, filters=filters)
+    if given is not None:
+        return given
+    return await asyncio.to_thread(load_expected if against is None else _scripts_only, target)
+
+
+async def _saved_states(
+    against: SnapshotFile | None, prebuilt: Prebuilt | None
+) -> tuple[ModelsState, Snapshot]:
+    """The models' state a check against saved states compares with, and the snapshot
+    whose scope it reads: a snapshot file's, or prebuilt states' (read from their files)."""
+    if prebuilt is not None:
+        models = await asyncio.to_thread(prebuilt.models)
+        return ModelsState(snapshot=models), await asyncio.to_thread(prebuilt.scope_state)
+    assert against is not None
+    return ModelsState(snapshot=against.snapshot), against.snapshot
+
+
+def _noting_source(
+    schema: SchemaResult, prebuilt: Prebuilt | None, seen: Observation
+) -> SchemaResult:
+    """A comparison made now with prebuilt states says which build they came from."""
+    if prebuilt is None or seen.snapshot is None:
+        return schema
+    return replace(schema, notes=(prebuilt.describe(), *schema.notes))
+
+
+def _of_build(fingerprint: str | None, prebuilt: Prebuilt | None) -> str | None:
+    """The live fingerprint, and the prebuilt build it was compared with: a comparison
+    stands for a later check only while both are the same."""
+    if fingerprint is None or prebuilt is None:
+        return fingerprint
+    return f"{fingerprint}@{prebuilt.build_id}"
 
 
 async def _observe(
@@ -245,13 +311,14 @@ def _unheld(value: T | _Raised) -> T:
 async def _observe_against(
     target: Target,
     expected: Expected,
-    against: SnapshotFile,
+    against: Snapshot,
     *,
     engine: AsyncEngine | None,
     decide: Callable[[tuple[str, ...] | None, str | None], bool],
     max_age_seconds: float | None,
 ) -> Observation:
-    """One visit to the database, its snapshot read in the saved snapshot's scope."""
+    """One visit to the database, its snapshot read in a saved or prebuilt snapshot's
+    scope."""
     own_engine = engine is None
     engine = engine or make_engine(target)
     try:
@@ -261,8 +328,8 @@ async def _observe_against(
             expected.metadata,
             decide,
             fingerprint=max_age_seconds is not None,
-            expected_tables=frozenset(table.key for table in against.snapshot.tables),
-            expected_schemas=against.snapshot.scope.schemas,
+            expected_tables=frozenset(table.key for table in against.tables),
+            expected_schemas=against.scope.schemas,
         )
     finally:
         if own_engine:
@@ -315,11 +382,14 @@ async def _revision_states(
     seen: Observation,
     revision: RevisionState,
     states: ExpectedStates,
+    *,
+    prebuilt: Prebuilt | None,
 ) -> RevisionStates | None:
     """What the migrations produce at the database's revision and at the heads, when the
-    live snapshot was read; a state with `unavailable` says why there is no replay."""
+    live snapshot was read (replayed, or prebuilt); a state with `unavailable` says why
+    there is none."""
     plan = replay_plan(target, expected)
-    if seen.snapshot is None or plan is None:
+    if seen.snapshot is None or (plan is None and prebuilt is None):
         return None
     heads = seen.database_heads
     if heads is None or revision.kind not in _REPLAYABLE:
@@ -328,6 +398,9 @@ async def _revision_states(
         why = f"the database's revision ({unknown}) is not in the scripts"
         return RevisionStates(unavailable=why)
     pending = [p.revision for p in revision.pending]
+    if prebuilt is not None:
+        return await asyncio.to_thread(prebuilt.revision_states, heads, pending)
+    assert plan is not None
     return await states.revisions(plan, heads, pending)
 
 
@@ -373,7 +446,7 @@ def _schema_result(
     now: datetime,
 ) -> SchemaResult:
     baseline = target.baseline
-    if expected.metadata is None:
+    if expected.metadata is None and replayed is None and models.snapshot is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
     options = _diff_options(target, expected, seen)
     if seen.snapshot is not None and replayed is not None and replayed.at_database is not None:
@@ -429,6 +502,20 @@ def _diff_options(target: Target, expected: Expected, seen: Observation) -> Diff
         expected.filters, models=expected.metadata, default_schema=seen.default_schema
     )
     return replace(target.compare.diff_options, include=include)
+
+
+MIGRATING_NOTE = "a migration is running: no new verdict until the check after it"
+
+
+def _while_migrating(previous: TargetReport | None, target: Target) -> SchemaResult:
+    """The schema result of a check that saw a migration running: nothing was compared, and
+    the last comparison stands where there is one (the daemon's), so that a migration
+    neither raises nor clears what is known of the schema; the check after it decides."""
+    schema = previous.schema if previous is not None and previous.succeeded else None
+    if schema is None or not schema.compared:
+        return SchemaResult(compared=False, skipped_reason=MIGRATING_NOTE)
+    notes = schema.notes if MIGRATING_NOTE in schema.notes else (MIGRATING_NOTE, *schema.notes)
+    return replace(schema, notes=notes).under(target.baseline)
 
 
 def _saved_snapshot_result(
@@ -501,10 +588,13 @@ async def check_targets(
     gate = asyncio.Semaphore(concurrency)
 
     states = default_states(cache_dir)
+    prebuilt = PrebuiltDirs()
 
     async def one(target: Target) -> TargetReport:
         async with gate:
-            return await check_target(target, states=states, against=against)
+            return await check_target(
+                target, states=states, against=against, prebuilt_dirs=prebuilt
+            )
 
     try:
         reports = await asyncio.gather(*(one(t) for t in targets))

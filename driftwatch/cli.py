@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from driftwatch import __version__
+from driftwatch.build_expected import build_expected
 from driftwatch.check import accept_all, check_targets
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.config.loading import Flags, load_settings
@@ -30,6 +31,7 @@ from driftwatch.config.secrets import (
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target, build_targets
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected.prebuilt import check_publishable
 from driftwatch.fix_script import fix_script
 from driftwatch.logs import configure_logging, mask_secrets_in_logs
 from driftwatch.render import render_json, render_text
@@ -43,6 +45,27 @@ from driftwatch.snapshot_file import (
     write_snapshot_file,
 )
 from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
+
+
+def _render_junit(report: Report) -> str:
+    from driftwatch.formats.junit import render_junit  # noqa: PLC0415 - only when asked for
+
+    return render_junit(report)
+
+
+def _render_markdown(report: Report) -> str:
+    from driftwatch.formats.markdown import render_markdown  # noqa: PLC0415 - only when asked
+
+    return render_markdown(report)
+
+
+# `check --format`: each turns a whole report into what is printed
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "junit": _render_junit,
+    "markdown": _render_markdown,
+}
 
 
 class Console:
@@ -130,6 +153,13 @@ def _add_config_arguments(parser: argparse.ArgumentParser, *, comparing: bool = 
             "--baseline", type=Path, metavar="PATH", help="JSON file of accepted findings"
         )
         parser.add_argument(
+            "--expected-dir",
+            type=Path,
+            metavar="DIR",
+            help="expected states of `driftwatch snapshot build`: used instead of the scripts "
+            "and models (no scratch database)",
+        )
+        parser.add_argument(
             "--comparison",
             choices=("auto", "snapshot", "alembic"),
             help="snapshot: in a scratch database; alembic: its autogenerate; auto (default): "
@@ -178,7 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         "schema with the models. Exit 0 in sync, 1 out of sync, 2 could not check.",
     )
     _add_config_arguments(check)
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format",
+        choices=tuple(RENDERERS),
+        default="text",
+        help="text for people, json for programs, junit for CI test dashboards, markdown "
+        "for a pull-request comment or a job summary",
+    )
     check.add_argument(
         "--fail-on",
         action="append",
@@ -264,6 +300,18 @@ def _add_snapshot_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             "--out", type=Path, metavar="FILE", help="save to FILE (atomically) instead of stdout"
         )
         parser.set_defaults(handler=run_snapshot)
+    build = sources.add_parser(
+        "build",
+        help="every expected state (models, each revision, heads) into a folder to publish",
+        description="Build the models and replay every revision of the scripts in a scratch "
+        "database, and write their snapshots with a manifest into DIR (the manifest last), "
+        "for targets with expected_dir: checked without the code or a scratch database.",
+    )
+    _add_config_arguments(build, comparing=False)
+    build.add_argument(
+        "--out-dir", type=Path, metavar="DIR", required=True, help="the folder to publish"
+    )
+    build.set_defaults(handler=run_snapshot_build)
 
 
 def _flags(args: argparse.Namespace) -> Flags:
@@ -282,6 +330,7 @@ def _flags(args: argparse.Namespace) -> Flags:
             "script_location": args.script_location,
             "metadata": args.metadata,
             "baseline": getattr(args, "baseline", None),
+            "expected_dir": getattr(args, "expected_dir", None),
             "comparison": getattr(args, "comparison", None),
             "scratch_url": args.scratch_url,
             "replay_bootstrap": args.replay_bootstrap,
@@ -376,7 +425,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     if args.fix_sql:
         print(fix_script(report))
     else:
-        print(render_json(report) if args.format == "json" else render_text(report))
+        print(RENDERERS[args.format](report))
     for problem in report.problems():
         console.error(f"driftwatch: {problem}")
     return int(report.exit_code())
@@ -416,6 +465,29 @@ def run_snapshot(args: argparse.Namespace, console: Console) -> int:
         f"driftwatch: wrote {out}: {args.source} snapshot of target {target.name!r} "
         f"({saved.snapshot.dialect} {saved.snapshot.server_version}, "
         f"{tables} table{'s' if tables != 1 else ''})"
+    )
+    return int(ExitCode.IN_SYNC)
+
+
+def run_snapshot_build(args: argparse.Namespace, console: Console) -> int:
+    settings = load_settings(args.config, _flags(args))
+    targets = build_targets(settings, names=tuple(args.target), read_baselines=False)
+    console.learn(known_secrets(settings, targets, args))
+    target = _one_target(targets, "snapshot build")
+    if target.alembic_ini is None and target.script_location is None:
+        raise ConfigError("snapshot build needs the scripts: set alembic_ini or script_location")
+    out: Path = args.out_dir
+    check_publishable(out)  # now, not after every revision was replayed
+    with project_output_to_stderr():
+        built = asyncio.run(
+            build_expected(target, out, cache_dir=settings.cache_dir, now=datetime.now(UTC))
+        )
+    manifest = built.manifest
+    console.error(
+        f"driftwatch: wrote {out}: {len(manifest.order)} revisions (heads "
+        f"{', '.join(sorted(manifest.graph.heads))}), "
+        f"{'models, ' if manifest.models_state else ''}{built.files} state files, "
+        f"built on {manifest.dialect} {manifest.server_version}"
     )
     return int(ExitCode.IN_SYNC)
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 import driftwatch
 from driftwatch.check import check_target
-from driftwatch.config.loading import metadata_from_ini
+from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
 from driftwatch.expected.sources import load_expected
@@ -86,7 +86,7 @@ async def run_demo(workdir: Path, say: Callable[[str], None], *, cwd: Path) -> D
     db_path = workdir / "control-plane-demo.db"
     url = make_url(f"sqlite+aiosqlite:///{db_path}")
     target = Target(
-        name="control-plane-demo", url=url, alembic_ini=ini, metadata=metadata_from_ini(ini)
+        name="control-plane-demo", url=url, alembic_ini=ini, metadata=read_alembic_ini(ini).metadata
     )
     expected = load_expected(target)
     (head,) = expected.scripts.heads

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DriftwatchError(Exception):
     """Base of every error driftwatch reports as one line and exit code 2.
@@ -20,6 +23,18 @@ class DriftwatchError(Exception):
 
     def _where(self) -> str:
         return f"target {self.target!r}"
+
+
+@contextmanager
+def of_target(name: str) -> Iterator[None]:
+    """Errors raised inside that name no target are errors of target `name`: code that
+    works for one target raises plain messages, and its caller says which."""
+    try:
+        yield
+    except DriftwatchError as exc:
+        if exc.target is None:
+            exc.target = name
+        raise
 
 
 class ConfigError(DriftwatchError):

@@ -139,6 +139,8 @@ def _revision_lines(state: RevisionState) -> Iterator[str]:
         + (f", {pending} migration{plural} pending" if pending else ""),
         RevisionStateKind.PARTIALLY_APPLIED: "PARTIALLY APPLIED: the database is on some of "
         f"{heads} script heads, {pending} migration{plural} pending",
+        RevisionStateKind.MIGRATING: "MIGRATING: a migration is running; no drift verdict "
+        "until the check after it",
     }[kind]
     yield f"  revision  {headline}"
     yield f"            database {_short(state.database_heads)}; head {_short(state.script_heads)}"
@@ -256,7 +258,7 @@ def _summary(report: TargetReport, status: Status) -> str:
     else:
         if report.revision is not None and not report.revision.in_sync:
             parts.append(report.revision.kind.value.replace("_", " "))
-        if report.schema is not None and report.schema.findings:
+        if report.schema is not None and report.schema.findings and not report.migrating:
             counts = report.schema.counts_by_attribution()
             parts.extend(
                 f"{counts[a.value]} {_SUMMARY_WORDS.get(a, a.value)}"

@@ -21,7 +21,7 @@ class CheckKind(StrEnum):
 class Category(StrEnum):
     """What may count as out of sync (`--fail-on`)."""
 
-    REVISION = "revision"  # the applied revision is not the scripts' head
+    REVISION = "revision"  # the applied revision is not the scripts' head, or migrating
     DRIFT = "drift"  # findings attributed to drift, and unattributed ones (no replay)
     PENDING = "pending"  # changes the pending migrations will make
     UNMIGRATED = "unmigrated"  # models no migration produces
@@ -144,11 +144,18 @@ class TargetReport:
         """This report with `scrub` (secrets.Scrubber) applied to its error text."""
         return self if self.error is None else replace(self, error=scrub(self.error))
 
+    @property
+    def migrating(self) -> bool:
+        """A migration was seen running: the schema gives no verdict (see `status`)."""
+        return self.revision is not None and self.revision.kind is RevisionStateKind.MIGRATING
+
     def status(self, fail_on: frozenset[Category] = DEFAULT_FAIL_ON) -> Status:
+        """While a migration runs the database is on its way to the head, not at it: out of
+        sync for `revision`; its schema is judged by the check after it, not by this one."""
         if self.problem() is not None:
             return Status.ERROR
         revision_bad = self.revision is not None and not self.revision.in_sync
-        schema_bad = self.schema is not None and self.schema.fails(fail_on)
+        schema_bad = self.schema is not None and not self.migrating and self.schema.fails(fail_on)
         if (Category.REVISION in fail_on and revision_bad) or schema_bad:
             return Status.OUT_OF_SYNC
         return Status.IN_SYNC

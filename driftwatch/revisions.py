@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -14,6 +14,7 @@ class RevisionStateKind(StrEnum):
     NO_VERSION_TABLE = "no_version_table"
     MULTIPLE_SCRIPT_HEADS = "multiple_script_heads"
     PARTIALLY_APPLIED = "partially_applied"
+    MIGRATING = "migrating"  # a migration was seen running: no verdict until it ends
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,8 +97,19 @@ def _oldest_first(graph: ScriptGraph, revisions: set[str]) -> list[str]:
     return ordered
 
 
-def revision_state(graph: ScriptGraph, database_heads: tuple[str, ...] | None) -> RevisionState:
-    """Classify `database_heads` (None: no version table) against the script graph."""
+def revision_state(
+    graph: ScriptGraph, database_heads: tuple[str, ...] | None, *, migrating: bool = False
+) -> RevisionState:
+    """Classify `database_heads` (None: no version table) against the script graph.
+
+    `migrating`: a migration was seen running during the check. The state is then
+    `migrating` whatever the heads say, with the pending and unknown revisions they show (where
+    the migration started from)."""
+    found = _classify(graph, database_heads)
+    return replace(found, kind=RevisionStateKind.MIGRATING) if migrating else found
+
+
+def _classify(graph: ScriptGraph, database_heads: tuple[str, ...] | None) -> RevisionState:
     script_heads = tuple(sorted(graph.heads))
     everything = _ancestry(graph, script_heads)
 

@@ -135,12 +135,14 @@ def check_writable(path: Path) -> None:
 def write_snapshot_file(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically: a temporary file beside it, synced, renamed."""
     try:
-        _replace(path, text)
+        replace_file(path, text)
     except OSError as exc:
         raise SnapshotFileError(f"--out: cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
+    """Replace `path` with `text`: a temporary file beside it, synced, renamed, and the
+    folder synced; raises OSError."""
     folder = path.parent
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -7,7 +7,6 @@ Every source is validated once, here; its mistakes are one line that names it.
 
 from __future__ import annotations
 
-import configparser
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
+from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.secrets import not_text
 from driftwatch.config.settings import Settings, TargetSettings
 from driftwatch.errors import ConfigError
@@ -112,7 +112,14 @@ def read_toml(path: Path) -> dict[str, Any]:
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
     "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file", "cache_dir"),
-    "targets": ("alembic_ini", "url_file", "script_location", "version_locations", "baseline"),
+    "targets": (
+        "alembic_ini",
+        "url_file",
+        "script_location",
+        "version_locations",
+        "baseline",
+        "expected_dir",
+    ),
     "notifiers": ("url_file",),
 }
 
@@ -225,11 +232,11 @@ def _zero_config_target(cwd: Path, flags: Mapping[str, Any]) -> TargetSettings |
     it; None where there is no alembic.ini and no flag names the scripts."""
     ini = cwd / "alembic.ini"
     has_scripts = flags.get("alembic_ini") or flags.get("script_location")
-    if not ini.is_file() and not has_scripts:
+    if not ini.is_file() and not has_scripts and not flags.get("expected_dir"):
         return None
     url = os.environ.get("DATABASE_URL") or _dotenv_value(cwd / ".env", "DATABASE_URL")
     if not url and ini.is_file():
-        url = _ini_value(ini, "alembic", "sqlalchemy.url") or None
+        url = read_alembic_ini(ini).url
     return TargetSettings(
         name=ZERO_CONFIG_TARGET,
         url=None if url is None else SecretStr(url),
@@ -268,48 +275,3 @@ def _dotenv_value(path: Path, key: str) -> str | None:
         return dotenv_values(path).get(key)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text ({not_text(exc)})") from None
-
-
-def read_ini(path: Path) -> configparser.ConfigParser:
-    """An alembic.ini, read as alembic reads it: %(here)s is the file's folder, and '%%'
-    stands for '%'. Errors are one line that never quotes the file: a line of it may be a
-    URL with a password."""
-    parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
-    try:
-        with path.open(encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"alembic config {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"alembic config {path} cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"alembic config {path} is not UTF-8 text ({not_text(exc)})") from None
-    except configparser.MissingSectionHeaderError as exc:
-        raise ConfigError(
-            f"alembic config {path}: line {exc.lineno} is not inside a [section] "
-            "(alembic's options go under [alembic])"
-        ) from None
-    except configparser.ParsingError as exc:
-        line = exc.errors[0][0] if exc.errors else "?"
-        raise ConfigError(
-            f"alembic config {path}: line {line} is not an option (key = value) nor a [section]"
-        ) from None
-    except configparser.Error as exc:  # a section or option given twice: names, no values
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"alembic config {path} cannot be read: {detail}") from None
-    return parser
-
-
-def _ini_value(path: Path, section: str, key: str) -> str:
-    try:
-        return read_ini(path).get(section, key, fallback="")
-    except configparser.InterpolationError:
-        # never echo the value: it may be a URL with a password
-        raise ConfigError(
-            f"alembic config {path}: [{section}] {key} has a bad '%' (write '%%' for '%')"
-        ) from None
-
-
-def metadata_from_ini(path: Path) -> tuple[str, ...]:
-    """`[driftwatch] metadata = module:attr ...` in alembic.ini, so a project needs no file."""
-    return tuple(_ini_value(path, "driftwatch", "metadata").split())

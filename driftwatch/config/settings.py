@@ -51,6 +51,9 @@ def _bounded_seconds(value: object) -> object:
     return value
 
 
+DEFAULT_VERSION_TABLE = "alembic_version"  # alembic's own default
+
+
 class Timeouts(BaseModel):
     """How long a check may wait on a monitored database, in seconds."""
 
@@ -109,7 +112,7 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     alembic_ini: Path | None = None
     script_location: str | None = None
     version_locations: StrList = Field(default_factory=list)
-    version_table: str = "alembic_version"
+    version_table: str = DEFAULT_VERSION_TABLE
     version_table_schema: str | None = None
     metadata: StrList = Field(default_factory=list)
     imports: StrList = Field(default_factory=list)
@@ -128,6 +131,9 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     include_name: str | None = None
     include_object: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
+    # expected states prebuilt by `driftwatch snapshot build`: checked from them alone (no
+    # scripts, no models, no scratch database)
+    expected_dir: Path | None = None
     interval_seconds: float | None = Field(default=None, gt=0)
     labels: dict[str, str] = Field(default_factory=dict)
 

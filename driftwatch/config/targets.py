@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from driftwatch.compare.baseline import Baseline, read_baseline
-from driftwatch.config.loading import metadata_from_ini
+from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.secrets import mask_url, read_secret
-from driftwatch.config.settings import Comparison, Settings, TargetSettings, Timeouts
+from driftwatch.config.settings import (
+    DEFAULT_VERSION_TABLE,
+    Comparison,
+    Settings,
+    TargetSettings,
+    Timeouts,
+)
 from driftwatch.errors import ConfigError
 
 # we only read, so the driver is ours to choose: the async one of each backend we support
@@ -23,6 +30,22 @@ ASYNC_DRIVERS: Mapping[str, str] = {
     "mariadb": "mysql+aiomysql",
     "sqlite": "sqlite+aiosqlite",
 }
+# each driver's module, and the extra that installs it
+DRIVER_EXTRAS: Mapping[str, tuple[str, str]] = {
+    "postgresql+asyncpg": ("asyncpg", "postgresql"),
+    "mysql+aiomysql": ("aiomysql", "mysql"),
+    "sqlite+aiosqlite": ("aiosqlite", "sqlite"),
+}
+
+
+def require_driver(url: URL, *, origin: str) -> None:
+    """Refuse a URL whose driver is not installed, naming the extra that installs it."""
+    module, extra = DRIVER_EXTRAS[url.drivername]
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f"{origin}: {url.get_backend_name()} needs the {module} driver, which is not "
+            f"installed (pip install 'alembic-driftwatch[{extra}]')"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +57,7 @@ class Target:
     alembic_ini: Path | None = None
     script_location: str | None = None
     version_locations: tuple[str, ...] = ()
-    version_table: str = "alembic_version"
+    version_table: str = DEFAULT_VERSION_TABLE
     version_table_schema: str | None = None
     metadata: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
@@ -49,6 +72,7 @@ class Target:
     include_object: str | None = None  # module:callable, env.py's include_object
     baseline: Baseline | None = None  # read and validated with the configuration
     baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
+    expected_dir: Path | None = None  # prebuilt expected states: used instead of scripts, models
     interval_seconds: float | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -84,6 +108,7 @@ def parse_url(raw: str, *, origin: str) -> URL:
         supported = "postgresql, mysql/mariadb, sqlite"
         raise ConfigError(f"{origin}: unsupported database {backend!r} (supported: {supported})")
     url = url.set(drivername=driver)
+    require_driver(url, origin=origin)
     if driver == ASYNC_DRIVERS["postgresql"]:
         url = _asyncpg_query(url)
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
@@ -127,11 +152,11 @@ def _resolve_scratch_url(ts: TargetSettings) -> URL | None:
 
 
 def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target:
-    if ts.alembic_ini is None and ts.script_location is None:
-        raise ConfigError("set alembic_ini or script_location", target=ts.name)
+    if ts.alembic_ini is None and ts.script_location is None and ts.expected_dir is None:
+        raise ConfigError("set alembic_ini or script_location (or expected_dir)", target=ts.name)
     metadata = tuple(ts.metadata)
     if not metadata and ts.alembic_ini is not None:
-        metadata = metadata_from_ini(ts.alembic_ini)
+        metadata = read_alembic_ini(ts.alembic_ini).metadata
     return Target(
         name=ts.name,
         url=_resolve_url(ts),
@@ -153,6 +178,7 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         exclude_tables=tuple(ts.exclude_tables),
         baseline=_baseline_of(ts) if read_baselines else None,
         baseline_file=ts.baseline if read_baselines else None,
+        expected_dir=ts.expected_dir,
         interval_seconds=ts.interval_seconds,
         timeouts=Timeouts.model_validate(ts.model_dump(include=set(Timeouts.model_fields))),
         labels=dict(ts.labels),

@@ -23,7 +23,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData
 
 from driftwatch.compare.filters import ProjectFilters
-from driftwatch.config.loading import read_ini
+from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.targets import Target
 from driftwatch.errors import (
     ConfigError,
@@ -31,6 +31,7 @@ from driftwatch.errors import (
     FilterError,
     MetadataError,
     ScriptsError,
+    of_target,
 )
 from driftwatch.expected.stamps import Stamp, stamp
 from driftwatch.revisions import ScriptGraph, ScriptRevision
@@ -143,22 +144,13 @@ def _script_directory(target: Target) -> ScriptDirectory:
         if ":" not in folder and not Path(folder).is_dir():
             raise ScriptsError(f"version_locations: {folder} does not exist", target=target.name)
     if target.alembic_ini is not None:
-        ini = target.alembic_ini.resolve()
-        if not ini.is_file():
-            raise ScriptsError(f"alembic config {ini} does not exist", target=target.name)
-        try:  # its errors in one line; alembic's are configparser's, many lines long
-            read_ini(ini)
+        try:  # one line per error; alembic's own parser's are many lines long
+            ini = read_alembic_ini(target.alembic_ini)
+            config = ini.alembic_config()
+            prepend = ini.prepend_sys_path()
         except ConfigError as exc:
             raise ScriptsError(exc.message, target=target.name) from None
-        config = Config(str(ini))
-        # alembic resolves these against the working directory; a monitor runs from anywhere,
-        # so anchor relative entries at the ini file's folder (read before path_separator moves)
-        prepend = [str(ini.parent / p) for p in (config.get_prepend_sys_paths_list() or [])]
         config.set_main_option("prepend_sys_path", "")
-        location = config.get_main_option("script_location")
-        if location and ":" not in location and not Path(location).is_absolute():
-            anchored = str(ini.parent / location).replace("%", "%%")
-            config.set_main_option("script_location", anchored)
         if target.version_locations:
             config.set_main_option("path_separator", "os")
             config.set_main_option("version_locations", ":".join(target.version_locations))
@@ -185,8 +177,8 @@ def load_scripts(target: Target) -> tuple[ScriptGraph, tuple[str, ...], ScriptDi
     """
     files: list[str] = []
     revised: set[str] = set()  # every down_revision, to tell a real head (see _defined_twice)
-    what = f"target {target.name!r}: migration scripts"
-    with _alembic_errors(what):
+    what = "migration scripts"
+    with of_target(target.name), _alembic_errors(what):
         directory = _script_directory(target)
         revisions: dict[str, ScriptRevision] = {}
         for script in directory.walk_revisions():
@@ -276,8 +268,9 @@ def _resolve(path: str, origin: str) -> MetaData:
 
 def load_metadata(target: Target) -> MetaData | None:
     """Import the target's models and return their MetaData, merged when several are named."""
-    origin = f"target {target.name!r} metadata"
-    with _project_code(MetadataError, origin):  # attributes and tables may run its code too
+    origin = "metadata"
+    # attributes and tables may run the project's code too
+    with of_target(target.name), _project_code(MetadataError, origin):
         for module_name in target.imports:
             if not _dotted(module_name):
                 raise MetadataError(f"{origin}: imports: {module_name!r} is not a module name")

@@ -79,7 +79,7 @@ class ReplayPlan:
     metadata: MetaData | None
     dialect: str
     scratch_url: URL | None
-    version_table: str = "alembic_version"
+    version_table: str  # the replay stamps it as the target names it
     bootstrap: str | None = None
     stamp: str | None = None
 

@@ -66,6 +66,9 @@ class Observation:
     snapshot: Snapshot | None = None  # the live schema, when a snapshot comparison is to run
     dialect: Dialect
     default_schema: str | None
+    # a migration was seen running: nothing of the schema is kept (`diffs` and `snapshot`
+    # None, no fingerprint), `database_heads` is the last read
+    migrating: bool = False
 
 
 # --- engine and session ---------------------------------------------------------------
@@ -193,22 +196,35 @@ def _heads(rows: Sequence[Any], target: Target) -> tuple[str, ...]:
     return tuple(sorted(set(rows)))
 
 
-def read_heads_and_fingerprint(
-    conn: Connection, target: Target, schemas: list[str]
-) -> tuple[tuple[str, ...] | None, str | None]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionRead:
+    """One read of the version table."""
+
+    heads: tuple[str, ...] | None  # None: no version table
+    fingerprint: str | None  # of the schemas asked for; None for none
+    migrating: bool = False  # a migration holds the version table (PostgreSQL: PG_MIGRATING)
+
+
+def read_heads_and_fingerprint(conn: Connection, target: Target, schemas: list[str]) -> VersionRead:
     """The applied revisions, and the fingerprint of `schemas` (None for none): on
-    PostgreSQL in one statement when the version table is there (a daemon's tick is then
-    one round trip after connecting); otherwise, or to say what is wrong with the table,
-    one question at a time."""
+    PostgreSQL in one statement, with whether a migration holds the version table, when the
+    table is there (a daemon's tick is then one round trip after connecting); otherwise, or
+    to say what is wrong with the table, one question at a time."""
     if conn.dialect.name == "postgresql":
         try:
-            rows, fingerprint = read_pg_heads(conn, _version_table(target), schemas)
+            found = read_pg_heads(conn, _version_table(target), schemas)
         except DBAPIError:
             pass  # no version table, or not one: autocommit, so nothing to roll back
         else:
-            return _heads(rows, target), fingerprint
-    heads = read_database_heads(conn, target)
-    return heads, read_fingerprint(conn, schemas) if schemas else None
+            return VersionRead(
+                heads=_heads(found.rows, target),
+                fingerprint=found.fingerprint,
+                migrating=found.migrating,
+            )
+    return VersionRead(
+        heads=read_database_heads(conn, target),
+        fingerprint=read_fingerprint(conn, schemas) if schemas else None,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -468,9 +484,16 @@ async def observe(
 
     One connection in autocommit mode: every statement is its own read-only transaction, so
     the catalog locks reflection takes are released statement by statement and a migration's
-    ALTER TABLE never queues behind a whole comparison. The fingerprint is read again after a
-    comparison; if DDL moved it meanwhile, the comparison may mix before and after, so the
-    observation carries no fingerprint and the next tick compares again.
+    ALTER TABLE never queues behind a whole comparison. The version table and the fingerprint
+    are read again after a comparison; if DDL moved the fingerprint meanwhile, the comparison
+    may mix before and after, so the observation carries no fingerprint and the next tick
+    compares again.
+
+    A migration seen running makes the observation `migrating` and keeps nothing of the
+    schema (the next check decides): on PostgreSQL a migration holding the version table
+    (PG_MIGRATING, read with the heads: no extra round trip), on every dialect the version
+    table's rows changing between the reads before and after the comparison. When the first
+    read sees it, no comparison is run.
     """
 
     def visit(conn: Connection) -> Observation:
@@ -479,17 +502,23 @@ async def observe(
         names = scope.schema_names(default_schema) if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
-        heads, before = read_heads_and_fingerprint(conn, target, names)
+        first = read_heads_and_fingerprint(conn, target, names)
+        heads, before, migrating = first.heads, first.fingerprint, first.migrating
         diffs = None
         live = None
         wants_snapshot = expected_tables is not None or snapshot
-        if (metadata is not None or wants_snapshot) and decide(heads, before):
+        if not migrating and (metadata is not None or wants_snapshot) and decide(heads, before):
             if wants_snapshot:
                 live = read_live_snapshot(conn, target, scope, expected_tables)
             elif metadata is not None:
                 diffs = compare_schema(conn, target, metadata, scope, filters)
-            if names and read_fingerprint(conn, names) != before:
+            last = read_heads_and_fingerprint(conn, target, names)
+            migrating = last.migrating or last.heads != heads
+            heads = last.heads
+            if names and last.fingerprint != before:
                 before = None
+        if migrating:
+            diffs, live, before = None, None, None
         return Observation(
             database_heads=heads,
             fingerprint=before,
@@ -497,6 +526,7 @@ async def observe(
             snapshot=live,
             dialect=conn.dialect,
             default_schema=default_schema,
+            migrating=migrating,
         )
 
     with translate_errors(target):

@@ -3,6 +3,7 @@ schemas, so the daemon can skip the full comparison when nothing moved."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -85,25 +86,60 @@ FROM (
 """
 
 
-# the version table and the fingerprint on PostgreSQL in one statement: the table's rows
-# (one row of NULL when it is empty) each with the fingerprint, an InitPlan computed once
+# Whether a migration is running (PostgreSQL): another session holds, or waits for, a lock
+# on the version table, and either more than reads it (alembic's UPDATE of the version
+# row, held until its transaction commits) or also holds a lock only DDL and LOCK TABLE take
+# (alembic reads the version table at the start of its transaction, so its first
+# migration's ALTER TABLE shows before the version row is written). A session that only
+# reads the version table (the application, another driftwatch) is no migration; nor is a
+# lone ALTER TABLE or LOCK TABLE by hand, which is drift to report, not to wait out.
+PG_MIGRATING = """
+SELECT EXISTS (
+  SELECT 1 FROM pg_locks v
+  WHERE v.locktype = 'relation' AND v.pid <> pg_backend_pid()
+    AND v.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND v.relation = CAST(to_regclass(CAST(:version_table AS text)) AS oid)
+    AND (v.mode <> 'AccessShareLock' OR EXISTS (
+      SELECT 1 FROM pg_locks d
+      WHERE d.pid = v.pid AND d.locktype = 'relation' AND d.database = v.database
+        AND d.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
+                       'AccessExclusiveLock')))
+)
+"""
+
+# the version table, the fingerprint and the migration probe on PostgreSQL in one statement:
+# the table's rows (one row of NULL when it is empty) each with the fingerprint and the
+# probe, InitPlans computed once
 PG_HEADS = """
-SELECT v.version_num, {fingerprint} FROM (VALUES (1)) AS one(x) LEFT JOIN {table} AS v ON true
+SELECT v.version_num, {fingerprint}, ({migrating})
+FROM (VALUES (1)) AS one(x) LEFT JOIN {table} AS v ON true
 """
 
 
-def read_pg_heads(
-    conn: Connection, version_table: TableClause, schemas: list[str]
-) -> tuple[list[Any], str | None]:
-    """The version table's values, and the fingerprint of `schemas` (None for none), in one
-    round trip (PostgreSQL). Raises the server's error when the table or its column is
-    missing: the caller asks again, one question at a time, to tell which."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PgHeads:
+    rows: list[Any]  # the version table's values
+    fingerprint: str | None
+    migrating: bool  # see PG_MIGRATING
+
+
+def read_pg_heads(conn: Connection, version_table: TableClause, schemas: list[str]) -> PgHeads:
+    """The version table's values, the fingerprint of `schemas` (None for none), and whether
+    a migration holds the version table, in one round trip (PostgreSQL). Raises the server's
+    error when the table or its column is missing: the caller asks again, one question at a
+    time, to tell which."""
     quoted = conn.dialect.identifier_preparer.format_table(version_table)
     fingerprint = f"({PG_FINGERPRINT})" if schemas else "NULL"
-    statement = PG_HEADS.format(fingerprint=fingerprint, table=quoted)
-    rows = conn.execute(text(statement), {"schemas": schemas} if schemas else {}).all()
-    found = f"pg:{rows[0][1]}" if schemas else None
-    return [row[0] for row in rows if row[0] is not None], found
+    statement = PG_HEADS.format(fingerprint=fingerprint, migrating=PG_MIGRATING, table=quoted)
+    values: dict[str, Any] = {"version_table": quoted}
+    if schemas:
+        values["schemas"] = schemas
+    rows = conn.execute(text(statement), values).all()
+    return PgHeads(
+        rows=[row[0] for row in rows if row[0] is not None],
+        fingerprint=f"pg:{rows[0][1]}" if schemas else None,
+        migrating=bool(rows[0][2]),
+    )
 
 
 def read_fingerprint(conn: Connection, schemas: list[str]) -> str:

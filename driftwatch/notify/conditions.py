@@ -93,17 +93,24 @@ RULES: Mapping[Condition, AlertRule] = {
 }
 
 
+def settled(state: TargetState) -> bool:
+    """Whether `state` says what its revision and schema conditions are: a check succeeded,
+    and the last that did saw no migration running."""
+    return state.last_good is not None and not state.last_good.migrating
+
+
 def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     """The conditions present in `state`, each with the report that shows it.
 
     Revision and schema conditions come from the last successful check, as the metrics do,
-    so a failing check neither raises nor clears them; it is a condition of its own.
+    so a failing check neither raises nor clears them; it is a condition of its own. Nor
+    does a check that saw a migration running (not `settled`): the check after it decides.
     Drift counts only at the migration head, like the DriftwatchSchemaDrift rule: a database
     behind its scripts differs from the models as a matter of course.
     """
     found: dict[Condition, TargetReport] = {}
     good = state.last_good
-    if good is not None and good.revision is not None:
+    if good is not None and good.revision is not None and settled(state):
         revision = good.revision
         if revision.pending:
             found[Condition.PENDING] = good
@@ -206,7 +213,7 @@ def track_since(
     A condition that goes away and comes back starts again. `since` may come from before a
     restart (the state file); until a check of the new process succeeds (`known` false),
     its revision and schema conditions are kept as they were, since a failing check
-    neither raises nor clears them.
+    neither raises nor clears them; so too while a migration runs (see `settled`).
     """
     tracked = {c: since.get(c, report.started_at) for c, report in present.items()}
     if not known:

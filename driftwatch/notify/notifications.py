@@ -19,7 +19,7 @@ from types import TracebackType
 import aiohttp
 
 from driftwatch import __version__
-from driftwatch.notify.conditions import Condition, present_conditions, track_since
+from driftwatch.notify.conditions import Condition, present_conditions, settled, track_since
 from driftwatch.notify.memory import NotifyState, prune
 from driftwatch.notify.messages import NotifierKind
 from driftwatch.notify.queue import Notifier, NotifierConfig, NotifierStats
@@ -67,7 +67,7 @@ class Notifications:
         """The state sink: called with each target's new state after every check, returns at
         once. Conditions are judged on the state itself, transitions per notifier."""
         known = self._since.get(after.name, {})
-        since = track_since(known, present_conditions(after), known=after.last_good is not None)
+        since = track_since(known, present_conditions(after), known=settled(after))
         if since != known:
             self._changed()
         self._since[after.name] = since

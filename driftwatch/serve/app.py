@@ -23,6 +23,7 @@ from driftwatch.check import default_states
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber, basic_auth_password
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target
+from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import load_expected
 from driftwatch.live.observe import make_engine
 from driftwatch.notify.build import build_notifiers
@@ -46,8 +47,12 @@ class ServeApp:
     def __init__(
         self, settings: Settings, targets: Sequence[Target], *, scrub: Scrubber = NO_KNOWN_SECRETS
     ) -> None:
-        # models and scripts that do not load are bad configuration: refuse to start
-        expected = {target.name: load_expected(target) for target in targets}
+        # models and scripts that do not load are bad configuration: refuse to start; so is
+        # an expected_dir that holds no build (its states are read by the checks)
+        expected = {t.name: load_expected(t) for t in targets if t.expected_dir is None}
+        for target in targets:
+            if target.expected_dir is not None:
+                PrebuiltDirs().current(target)
         self.notifications = _notifications(settings, targets)
         host, port = parse_listen(settings.listen)
         self.http = HttpOptions(

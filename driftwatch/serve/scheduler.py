@@ -27,6 +27,7 @@ from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.stamps import stamp
 from driftwatch.expected.states import ExpectedStates
@@ -65,6 +66,7 @@ class Scheduler:
         self._expected_states = states
         self._scrub = scrub  # every report's error passes it on its way in (see _record)
         self._expected = dict(expected)
+        self._prebuilt = PrebuiltDirs()  # targets with expected_dir: re-read when published
         self._interval = interval_seconds
         self._jitter = jitter_seconds
         self._max_age = max_age_seconds
@@ -185,12 +187,14 @@ class Scheduler:
     async def _check(self, name: str) -> TargetReport:
         target = self.targets[name]
         started_at = datetime.now(UTC)
+        expected = None  # with expected_dir, the check reads its prebuilt states
         try:
-            expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
+            if target.expected_dir is None:
+                expected = await asyncio.to_thread(refresh_scripts, target, self._expected[name])
+                self._expected[name] = expected
             baseline = await asyncio.to_thread(self._refresh_baseline, target)
         except DriftwatchError as exc:
             return failed_report(target, str(exc), started_at=started_at)
-        self._expected[name] = expected
         previous = self._states[name].last_good
         return await check_target(
             replace(target, baseline=baseline),
@@ -199,6 +203,7 @@ class Scheduler:
             max_age_seconds=self._max_age,
             engine=self._engines[name],
             states=self._expected_states,
+            prebuilt_dirs=self._prebuilt,
         )
 
     def _refresh_baseline(self, target: Target) -> Baseline | None:
@@ -307,6 +312,6 @@ def _log_change(state: TargetState, change: Change) -> None:
         fields["drift"] = len(good.schema.findings)
         if change.condition is Condition.DRIFT and started:
             level = logging.WARNING
-    if change.revision not in (None, RevisionStateKind.AT_HEAD):
+    if change.revision not in (None, RevisionStateKind.AT_HEAD, RevisionStateKind.MIGRATING):
         level = logging.WARNING
     log.log(level, change.word.replace("_", " "), extra={"fields": fields})

@@ -112,9 +112,20 @@ def test_entrypoint_is_the_console_script_and_cmd_serves() -> None:
     assert last(stage, "EXPOSE").arguments == "9647"
 
 
-def test_the_project_is_installed_with_pip_from_the_context() -> None:
+def test_the_project_is_installed_with_pip_from_the_context_under_the_constraints() -> None:
+    """The project with the drivers of the dialects an image meets, every version pinned by
+    the constraints file copied in beside it (a rebuild installs the same versions)."""
     runs = [i.arguments for stage in stages(instructions()) for i in stage if i.keyword == "RUN"]
-    assert any(re.search(r"\bpip install \.(\s|$)", run) for run in runs), runs
+    (install,) = [run for run in runs if "pip install" in run]
+    words = shlex.split(install)
+    assert ".[postgresql,mysql]" in words, install
+    constraint = words[words.index("--constraint") + 1]
+    placed = {
+        destination: sources
+        for stage in stages(instructions())
+        for sources, destination in copies(stage)
+    }
+    assert placed[f"./{constraint}"] == ["deploy/constraints.txt"]
 
 
 def copies(stage: list[Instruction]) -> list[tuple[list[str], str]]:

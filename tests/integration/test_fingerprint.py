@@ -188,7 +188,9 @@ def heads_and_fingerprint(url: URL) -> tuple[tuple[str, ...] | None, str, int]:
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 names = [str(conn.dialect.default_schema_name)]
-                return await conn.run_sync(read_heads_and_fingerprint, target, names)
+                found = await conn.run_sync(read_heads_and_fingerprint, target, names)
+                assert found.fingerprint is not None and not found.migrating
+                return found.heads, found.fingerprint
         finally:
             await engine.dispose()
 

@@ -134,8 +134,20 @@ def driftwatch_command_lines(shell: str) -> list[list[str]]:
     found = []
     for line in shell.splitlines():
         for pattern in (_COMMAND, _IMAGE_ARGS):
-            found.extend(shlex.split(match) for match in pattern.findall(line))
+            found.extend(_before_redirection(shlex.split(match)) for match in pattern.findall(line))
     return found
+
+
+_REDIRECTIONS = re.compile(r"^\d?(>>?|<)")  # `> file`, `>> file`, `2>&1`, `< file`
+
+
+def _before_redirection(argv: list[str]) -> list[str]:
+    """The arguments up to the first shell redirection (`<target>` is an argument)."""
+    for index, word in enumerate(argv):
+        placeholder = word.startswith("<") and word.endswith(">")
+        if _REDIRECTIONS.match(word) and not placeholder:
+            return argv[:index]
+    return argv
 
 
 def readme_section(title: str) -> str:

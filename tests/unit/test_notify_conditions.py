@@ -17,6 +17,7 @@ from driftwatch.notify.conditions import (
     Transition,
     changes,
     present_conditions,
+    settled,
     target_changes,
     track_since,
 )
@@ -78,7 +79,9 @@ class Watcher:
 
     def check(self, report: TargetReport, now: datetime | None = None) -> list[Transition]:
         self.state = self.state.after(report)
-        self.since = track_since(self.since, present_conditions(self.state))
+        self.since = track_since(
+            self.since, present_conditions(self.state), known=settled(self.state)
+        )
         when = now or report.started_at
         firing = due(self.since, self.policy, when)
         found = transitions(self.state, self.announced, firing, when)
@@ -146,6 +149,26 @@ def test_pending_shorter_than_the_threshold_says_nothing() -> None:
     assert w.check(good(at(2100), BEHIND)) == []
     assert w.check(good(at(3800), BEHIND)) == []
     assert said(w.check(good(at(3900), BEHIND))) == [("pending", "firing")]
+
+
+MIGRATING = replace(BEHIND, kind=RevisionStateKind.MIGRATING)
+
+
+def test_a_migrating_check_neither_raises_nor_clears_a_condition() -> None:
+    """A check that saw a migration running starts no drift (whatever its schema says) and
+    ends none, pending included: the check after it decides."""
+    w = Watcher(Policy(thresholds={}))
+    assert said(w.check(good(at(0)))) == []
+    replayed = good(at(60), MIGRATING, ROGUE)
+    assert replayed.schema is not None
+    # drift known at any revision (replayed), but not from a check that saw a migration
+    assert w.check(replace(replayed, schema=replace(replayed.schema, method="replay"))) == []
+    assert said(w.check(good(at(120), AT_HEAD, ROGUE))) == [("drift", "firing")]
+    assert w.check(good(at(180), MIGRATING)) == []
+    assert said(w.check(good(at(240), AT_HEAD))) == [("drift", "resolved")]
+    assert said(w.check(good(at(300), BEHIND))) == [("pending", "firing")]
+    assert w.check(good(at(360), MIGRATING)) == []
+    assert said(w.check(good(at(420), AT_HEAD))) == [("pending", "resolved")]
 
 
 def test_unknown_revision_and_script_heads() -> None:

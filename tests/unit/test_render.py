@@ -201,6 +201,28 @@ def test_fail_on_changes_the_text_verdict() -> None:
     assert text.endswith("1 target: 1 in sync, 0 out of sync, 0 could not be checked")
 
 
+def test_a_migrating_target_gives_no_schema_verdict() -> None:
+    """A migration seen running: the revision line says so, the schema is not judged (drift
+    kept from an earlier comparison neither fails it nor shows in the summary), and it is out
+    of sync only where `revision` counts."""
+    migrating = revision(
+        RevisionStateKind.MIGRATING, database_heads=("a1",), pending=BEHIND.pending
+    )
+    seen = target(revision=migrating, schema=DRIFT)
+
+    text = render_text(report(seen))
+    schema_only = report(seen, fail_on=frozenset({Category.DRIFT, Category.ERROR}))
+    document = json.loads(render_json(report(seen)))
+
+    assert text.splitlines()[1] == (
+        "  revision  MIGRATING: a migration is running; no drift verdict until the check after it"
+    )
+    assert "  => OUT OF SYNC: migrating  (0.25 s)" in text
+    assert (report(seen).exit_code(), schema_only.exit_code()) == (1, 0)
+    assert document["targets"][0]["revision"]["state"] == "migrating"
+    assert document["targets"][0]["status"] == "out_of_sync"
+
+
 def test_several_targets_each_reported_in_order() -> None:
     """Targets appear in the order given, separated by blank lines, with one total line."""
     text = render_text(

@@ -46,6 +46,19 @@ def test_at_head() -> None:
     )
 
 
+def test_migrating_whatever_the_heads_say_keeps_what_they_show() -> None:
+    """A migration seen running makes the state `migrating`, not in sync, with the pending
+    and unknown revisions of the heads read (where it started from)."""
+    behind = revision_state(LINEAR, ("a1",), migrating=True)
+    unknown = revision_state(LINEAR, ("zz",), migrating=True)
+    at_head = revision_state(LINEAR, ("c3",), migrating=True)
+
+    assert {behind.kind, unknown.kind, at_head.kind} == {RevisionStateKind.MIGRATING}
+    assert not any(s.in_sync for s in (behind, unknown, at_head))
+    assert [p.revision for p in behind.pending] == ["b2", "c3"]
+    assert (unknown.unknown, at_head.pending) == (("zz",), ())
+
+
 def test_behind_lists_pending_oldest_first_with_messages() -> None:
     """A database at a1 has b2 then c3 pending, each with its message."""
     state = revision_state(LINEAR, ("a1",))

@@ -151,6 +151,21 @@ def test_a_target_without_scripts_is_refused() -> None:
         build_targets(settings({"name": "app", "url": "sqlite:///a.db"}))
 
 
+def test_a_target_of_prebuilt_states_needs_no_scripts(tmp_path: Path) -> None:
+    """expected_dir alone stands for the scripts and models; in a file it starts at the
+    file's folder, and `--expected-dir` alone makes the zero-configuration target."""
+    config = tmp_path / "dw.toml"
+    config.write_text('[[targets]]\nname = "app"\nurl = "sqlite:///a.db"\nexpected_dir = "built"\n')
+
+    (target,) = build_targets(load_settings(config))
+
+    assert target.expected_dir == tmp_path / "built"
+    assert (target.alembic_ini, target.script_location, target.metadata) == (None, None, ())
+    flags = Flags(target={"url": "sqlite:///b.db", "expected_dir": Path("elsewhere")})
+    (zero,) = build_targets(load_settings(None, flags))
+    assert (zero.name, zero.expected_dir) == ("default", Path("elsewhere"))
+
+
 # --- zero configuration ------------------------------------------------------------------
 
 INI = """[alembic]

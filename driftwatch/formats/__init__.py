@@ -1,0 +1,1 @@
+"""Reports rendered for CI: JUnit XML for test dashboards, Markdown for pull requests. Pure."""

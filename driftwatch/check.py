@@ -17,6 +17,8 @@ from driftwatch.bounds import clip, listing
 from driftwatch.compare.attribute import attribute
 from driftwatch.compare.autogenerate import findings_from_diffs
 from driftwatch.compare.baseline import Baseline, regenerate
+from driftwatch.compare.diff import DiffOptions
+from driftwatch.compare.filters import env_include
 from driftwatch.compare.fix import with_drift_fixes, with_fixes
 from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.config.targets import Target
@@ -28,6 +30,7 @@ from driftwatch.expected.sources import (
     Expected,
     describe_raised,
     load_expected,
+    load_filters,
     load_scripts,
     project_frame,
 )
@@ -205,8 +208,9 @@ async def _expected(
 ) -> Expected:
     """What the check expects: the prebuilt graph, else the caller's, else loaded now (the
     scripts alone against a snapshot file)."""
-    if prebuilt is not None:
-        return Expected(scripts=prebuilt.manifest.graph, metadata=None)
+    if prebuilt is not None:  # the env.py filters still apply, where the target names them
+        filters = await asyncio.to_thread(load_filters, target)
+        return Expected(scripts=prebuilt.manifest.graph, metadata=None, filters=filters)
     if given is not None:
         return given
     return await asyncio.to_thread(load_expected if against is None else _scripts_only, target)
@@ -275,6 +279,7 @@ async def _observe(
             expected_tables=None if early else _tables_of(models),
             expected_schemas=() if rebuilt is None else rebuilt.scope.schemas,
             snapshot=early,
+            filters=expected.filters,
         )
         if early:
             models = _unheld(await loading)
@@ -454,7 +459,7 @@ def _schema_result(
     baseline = target.baseline
     if expected.metadata is None and replayed is None and models.snapshot is None:
         return SchemaResult(compared=False, skipped_reason="no models configured (metadata)")
-    options = target.compare.diff_options
+    options = _diff_options(target, expected, seen)
     if seen.snapshot is not None and replayed is not None and replayed.at_database is not None:
         findings, notes = attribute(
             seen.snapshot,
@@ -500,6 +505,14 @@ def _schema_result(
     return SchemaResult(
         compared=True, findings=tuple(findings), compared_at=now, method="alembic", notes=notes
     ).under(baseline)
+
+
+def _diff_options(target: Target, expected: Expected, seen: Observation) -> DiffOptions:
+    """The target's comparison options, asking the project's env.py filters if it names any."""
+    include = env_include(
+        expected.filters, models=expected.metadata, default_schema=seen.default_schema
+    )
+    return replace(target.compare.diff_options, include=include)
 
 
 MIGRATING_NOTE = "a migration is running: no new verdict until the check after it"

@@ -178,6 +178,13 @@ def _add_config_arguments(parser: argparse.ArgumentParser, *, comparing: bool = 
     parser.add_argument(
         "--replay-stamp", metavar="REVISION", help="revision stamped before the replay"
     )
+    if comparing:
+        for hook in ("include_name", "include_object"):
+            parser.add_argument(
+                f"--{hook.replace('_', '-')}",
+                metavar="MODULE:CALLABLE",
+                help=f"the {hook} filter the project's env.py gives alembic",
+            )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
@@ -347,6 +354,8 @@ def _flags(args: argparse.Namespace) -> Flags:
             "scratch_url": args.scratch_url,
             "replay_bootstrap": args.replay_bootstrap,
             "replay_stamp": args.replay_stamp,
+            "include_name": getattr(args, "include_name", None),
+            "include_object": getattr(args, "include_object", None),
         },
     )
 

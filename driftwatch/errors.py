@@ -49,6 +49,10 @@ class MetadataError(DriftwatchError):
     """The models cannot be loaded: the import path fails or does not name a MetaData."""
 
 
+class FilterError(DriftwatchError):
+    """A project's include_name or include_object raised (or exited) while it filtered."""
+
+
 class DatabaseError(DriftwatchError):
     """The database cannot be reached or queried (down, refused, bad credentials, timeout).
 

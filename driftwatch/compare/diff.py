@@ -9,13 +9,15 @@ and differs between databases built by different routes (create_all, migrations)
 
 "Missing" means in `expected` but not in `actual`, "extra" the other way round. A table on
 one side only is one finding, not one per column, index or constraint.
+`DiffOptions.include` (a project's env.py filters, see `compare.filters`) is asked about
+each object that differs, and may leave it out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from driftwatch.bounds import clip, clip_optional
 from driftwatch.findings import Finding, FindingKind
@@ -44,10 +46,31 @@ ONLY_ACTUAL = "is in the database but not expected"
 _EQUIVALENT_DEFAULTS = {"CURRENT_TIMESTAMP": "now()"}
 
 
+# the kinds of object a project's filters are asked about (alembic's `type_` of its
+# include_object and include_name hooks)
+ObjectType = Literal["table", "column", "index", "unique_constraint", "foreign_key_constraint"]
+
+
+class Include(Protocol):
+    """Whether a difference of `want` (the expected side's object) and `have` (the actual
+    side's) is reported; either is None where its side lacks the object. `tables` are the
+    tables they belong to (for "table", the objects themselves). Asked only about objects
+    that differ, so it may be slow; see `compare.filters`."""
+
+    def __call__(
+        self,
+        type_: ObjectType,
+        want: Any,
+        have: Any,
+        tables: tuple[Table | None, Table | None],
+    ) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiffOptions:
     compare_type: bool = True
     compare_server_default: bool = False
+    include: Include | None = None  # None: every object is compared
 
 
 T = TypeVar("T")
@@ -66,6 +89,12 @@ class _Differ:
     def __init__(self, actual: Snapshot, options: DiffOptions) -> None:
         self.actual = actual
         self.options = options
+
+    def kept(
+        self, type_: ObjectType, want: Any, have: Any, tables: tuple[Table | None, Table | None]
+    ) -> bool:
+        include = self.options.include
+        return include is None or include(type_, want, have, tables)
 
     def finding(
         self,
@@ -136,18 +165,22 @@ class _Differ:
                 kind, None, "?", None, expected=problem, actual=None, message=problem
             )
         one_sided: set[QualifiedName] = set()
+        skipped: set[QualifiedName] = set()  # tables the project's filters leave out
         for want, have in _paired_by_key(expected.tables, actual.tables):
+            if want != have and not self.kept("table", want, have, (want, have)):
+                skipped.add(_key(want or have))
+                continue
             if want is None or have is None:
                 one_sided.add(_key(want or have))
             yield from self.table(want, have)
         for want_view, have_view in _paired_by_key(expected.views, actual.views):
             yield from self.view(want_view, have_view)
         for want_seq, have_seq in _paired_by_key(expected.sequences, actual.sequences):
-            if _owner(want_seq or have_seq) in one_sided:
+            if _owner(want_seq or have_seq) in one_sided | skipped:
                 continue  # a serial column's sequence comes and goes with its table
             yield from self.sequence(want_seq, have_seq)
         for want_enum, have_enum in _paired_by_key(expected.enums, actual.enums):
-            yield from self.enum(want_enum, have_enum, expected, actual)
+            yield from self.enum(want_enum, have_enum, expected, actual, skipped)
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -173,23 +206,27 @@ class _Differ:
                 want.comment,
                 have.comment,
             )
+        tables = (want, have)
         yield from self.columns(want, have)
         yield from self.primary_key(want, have.primary_key)
-        yield from self.constraints(want, want.uniques, have.uniques, _UNIQUES)
-        yield from self.constraints(want, want.foreign_keys, have.foreign_keys, _FOREIGN_KEYS)
-        yield from self.constraints(want, want.checks, have.checks, _CHECKS)
-        yield from self.constraints(want, want.indexes, have.indexes, _INDEXES)
+        yield from self.constraints(tables, want.uniques, have.uniques, _UNIQUES)
+        yield from self.constraints(tables, want.foreign_keys, have.foreign_keys, _FOREIGN_KEYS)
+        yield from self.constraints(tables, want.checks, have.checks, _CHECKS)
+        yield from self.constraints(tables, want.indexes, have.indexes, _INDEXES)
 
     def columns(self, want: Table, have: Table) -> Iterator[Finding]:
         live = {c.name: c for c in have.columns}
+        tables = (want, have)
         for column in want.columns:
             other = live.pop(column.name, None)
             if other is None:
-                yield self.column_presence(want, column, missing=True)
-            elif other != column:
+                if self.kept("column", column, None, tables):
+                    yield self.column_presence(want, column, missing=True)
+            elif other != column and self.kept("column", column, other, tables):
                 yield from self.column_change(want, column, other)
         for column in live.values():
-            yield self.column_presence(want, column, missing=False)
+            if self.kept("column", None, column, tables):
+                yield self.column_presence(want, column, missing=False)
 
     def column_presence(self, table: Table, column: Column, *, missing: bool) -> Finding:
         return self.presence(
@@ -267,18 +304,30 @@ class _Differ:
             )
 
     def constraints(
-        self, table: Table, want: Sequence[T], have: Sequence[T], spec: _Spec[T]
+        self,
+        tables: tuple[Table, Table],
+        want: Sequence[T],
+        have: Sequence[T],
+        spec: _Spec[T],
     ) -> Iterator[Finding]:
+        table = tables[0]
         for one, other in _paired(want, have, _name, spec.signature):
+            if (
+                one is not None
+                and other is not None
+                and spec.signature(one) == spec.signature(other)
+            ):
+                continue  # the same object (a name the server chose may differ)
+            if spec.filtered_as is not None and not self.kept(spec.filtered_as, one, other, tables):
+                continue
             if one is not None and other is not None:
-                if spec.signature(one) != spec.signature(other):
-                    yield self.mismatch(
-                        spec.kinds[2],
-                        (table.schema, table.name, _name(one)),
-                        f"{spec.label} {_name(one)} on {table.name}",
-                        spec.describe(one, self.actual),
-                        spec.describe(other, self.actual),
-                    )
+                yield self.mismatch(
+                    spec.kinds[2],
+                    (table.schema, table.name, _name(one)),
+                    f"{spec.label} {_name(one)} on {table.name}",
+                    spec.describe(one, self.actual),
+                    spec.describe(other, self.actual),
+                )
                 continue
             item = one if one is not None else other
             assert item is not None
@@ -349,6 +398,7 @@ class _Differ:
         have: EnumType | None,
         expected: Snapshot,
         actual: Snapshot,
+        skipped: set[QualifiedName],
     ) -> Iterator[Finding]:
         one = want or have
         assert one is not None
@@ -365,7 +415,9 @@ class _Differ:
             return
         # said on each column of the type, as the table is what on-call looks at
         uses = list(_columns_of_type(expected, actual, want))
-        places = uses or [((want.schema, want.name, None), f"enum type {want.name}")]
+        places = [place for place in uses if place[0][:2] not in skipped]
+        if not uses:
+            places = [((want.schema, want.name, None), f"enum type {want.name}")]
         for key, where in places:
             yield from self.enum_labels(key, where, want.name, want.labels, have.labels)
 
@@ -568,6 +620,7 @@ class _Spec(Generic[T]):
     kinds: tuple[FindingKind, FindingKind, FindingKind]  # missing, extra, mismatch
     signature: Callable[[T], Hashable]  # what two of them must share to be the same
     describe: Callable[[T, Snapshot], str]
+    filtered_as: ObjectType | None  # what a project's filters are asked (None: not asked)
 
 
 _UNIQUES = _Spec(
@@ -575,6 +628,7 @@ _UNIQUES = _Spec(
     (FindingKind.MISSING_UNIQUE, FindingKind.EXTRA_UNIQUE, FindingKind.UNIQUE_MISMATCH),
     _unique_signature,
     _describe_unique,
+    "unique_constraint",
 )
 _FOREIGN_KEYS = _Spec(
     "foreign key",
@@ -585,18 +639,21 @@ _FOREIGN_KEYS = _Spec(
     ),
     _foreign_key_signature,
     _describe_foreign_key,
+    "foreign_key_constraint",
 )
 _CHECKS = _Spec(
     "check constraint",
     (FindingKind.MISSING_CHECK, FindingKind.EXTRA_CHECK, FindingKind.CHECK_MISMATCH),
     _check_signature,
     _describe_check,
+    None,  # alembic compares no CHECK constraint, so its filters are never asked about one
 )
 _INDEXES = _Spec(
     "index",
     (FindingKind.MISSING_INDEX, FindingKind.EXTRA_INDEX, FindingKind.INDEX_MISMATCH),
     _index_signature,
     _describe_index,
+    "index",
 )
 
 

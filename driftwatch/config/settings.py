@@ -127,6 +127,10 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
     # revision stamped before replaying the rest
     replay_bootstrap: str | None = None
     replay_stamp: str | None = None
+    # the `module:callable` filters of the project's env.py (alembic's include_name and
+    # include_object), asked by both comparisons
+    include_name: str | None = None
+    include_object: str | None = None
     baseline: Path | None = None  # a JSON file of accepted findings (driftwatch.compare.baseline)
     # expected states prebuilt by `driftwatch snapshot build`: checked from them alone (no
     # scripts, no models, no scratch database)
@@ -144,7 +148,7 @@ class TargetSettings(UrlSource, Comparison, Timeouts):
             )
         return name
 
-    @field_validator("replay_bootstrap")
+    @field_validator("replay_bootstrap", "include_name", "include_object")
     @classmethod
     def _bootstrap_is_an_import_path(cls, path: str | None) -> str | None:
         module, sep, attr = (path or "").partition(":")

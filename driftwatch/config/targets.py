@@ -68,6 +68,8 @@ class Target:
     scratch_url: URL | None = None  # where expected states are built; None: the default
     replay_bootstrap: str | None = None  # module:callable preparing an empty scratch database
     replay_stamp: str | None = None  # revision stamped before the replay
+    include_name: str | None = None  # module:callable, env.py's include_name for alembic
+    include_object: str | None = None  # module:callable, env.py's include_object
     baseline: Baseline | None = None  # read and validated with the configuration
     baseline_file: Path | None = None  # where `baseline` came from (the daemon re-reads it)
     expected_dir: Path | None = None  # prebuilt expected states: used instead of scripts, models
@@ -162,6 +164,8 @@ def _from_settings(ts: TargetSettings, *, read_baselines: bool = True) -> Target
         compare=Comparison.model_validate(ts.model_dump(include=set(Comparison.model_fields))),
         replay_bootstrap=ts.replay_bootstrap,
         replay_stamp=ts.replay_stamp,
+        include_name=ts.include_name,
+        include_object=ts.include_object,
         alembic_ini=ts.alembic_ini,
         script_location=ts.script_location,
         version_locations=tuple(ts.version_locations),

@@ -1,7 +1,8 @@
 """The expected side, read without a database: the migration scripts and the models.
 
 Nothing here runs the project's env.py. Scripts are read with alembic's public
-ScriptDirectory; models are imported from `module:attr` paths.
+ScriptDirectory; models, and the env.py filters a target names, are imported from
+`module:attr` paths.
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ import importlib
 import sys
 import sysconfig
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
+from driftwatch.compare.filters import ProjectFilters
 from driftwatch.config.alembic_ini import read_alembic_ini
 from driftwatch.config.targets import Target
 from driftwatch.errors import (
     ConfigError,
     DriftwatchError,
+    FilterError,
     MetadataError,
     ScriptsError,
     of_target,
@@ -50,6 +54,8 @@ class Expected:
     # see `follow`): it, not `metadata`, is then what the models say
     rebuilt_models: Snapshot | None = None
     models_note: str | None = None  # why a comparison still uses `metadata` though it changed
+    # env.py's include_name / include_object
+    filters: ProjectFilters = field(default_factory=ProjectFilters)
 
 
 def _prepend_sys_path(paths: list[str]) -> None:
@@ -290,6 +296,39 @@ def load_metadata(target: Target) -> MetaData | None:
         return merged
 
 
+def load_filters(target: Target) -> ProjectFilters:
+    """The filters of the project's env.py the target names (`include_name`,
+    `include_object`), imported as the models are. A path that does not import, or names no
+    callable, is one MetadataError line; a filter that raises or exits while it is asked
+    (by either comparison) is one FilterError line naming it."""
+    return ProjectFilters(
+        include_name=_filter(target, "include_name", target.include_name),
+        include_object=_filter(target, "include_object", target.include_object),
+    )
+
+
+def _filter(target: Target, setting: str, path: str | None) -> Callable[..., bool] | None:
+    if path is None:
+        return None
+    origin = f"target {target.name!r} {setting}"
+    with _project_code(MetadataError, origin):  # its attributes may run the project's code
+        found = import_object(path, origin)
+    if not callable(found):
+        raise MetadataError(f"{origin}: {path!r} is not callable ({type(found).__name__})")
+    label = f"{setting} {path}"
+
+    def guarded(*args: Any) -> bool:
+        try:
+            return bool(found(*args))
+        except BaseException as exc:  # as `_project_code`: a filter exiting must not end
+            # the check or the daemon
+            raise FilterError(
+                f"{label} failed: {describe_raised(exc)}", target=target.name
+            ) from None
+
+    return guarded
+
+
 def load_expected(target: Target) -> Expected:
     """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
     scripts, files, directory = load_scripts(target)
@@ -303,6 +342,7 @@ def load_expected(target: Target) -> Expected:
         directory=directory,
         model_files=models,
         model_stamp=stamp(models),
+        filters=load_filters(target),
     )
 
 
@@ -318,4 +358,5 @@ def refresh_scripts(target: Target, expected: Expected) -> Expected:
         script_files=files,
         script_stamp=stamp(files, folders=True),
         directory=directory,
+        filters=expected.filters,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from driftwatch.bounds import clip
 from driftwatch.config.targets import Target
-from driftwatch.errors import DatabaseError, VersionTableError
+from driftwatch.errors import DatabaseError, FilterError, VersionTableError
 
 # what each server says when one of the target's timeouts stops a query
 STATEMENT_TIMEOUT_MESSAGES = (
@@ -114,8 +114,8 @@ def scrub(message: str, target: Target) -> str:
 def translate_errors(target: Target) -> Iterator[None]:
     try:
         yield
-    except (VersionTableError, DatabaseError):
-        raise
+    except (VersionTableError, DatabaseError, FilterError):
+        raise  # ours, or the project's filters failing (see expected.filters)
     except (SQLAlchemyError, OSError, TimeoutError, NoSuchTableError) as exc:
         reason = clip(scrub(_reason(exc, target), target))  # a server's text may be long
         raise DatabaseError(reason, target=target.name, url=target.safe_url) from None

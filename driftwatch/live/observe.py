@@ -35,6 +35,7 @@ from driftwatch.compare.catalog import (
     schemas_without_live_checks,
 )
 from driftwatch.compare.defaults import PLUGIN_NAME as SERVER_DEFAULTS_PLUGIN
+from driftwatch.compare.filters import ProjectFilters
 from driftwatch.config.targets import Target
 from driftwatch.errors import VersionTableError
 from driftwatch.live.catalog import read_catalog, read_checks
@@ -276,24 +277,33 @@ def watched_scope(
     )
 
 
-def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
-    """Run alembic's autogenerate comparison; return its diffs (see compare.findings_from_diffs)."""
+def compare_schema(
+    conn: Connection,
+    target: Target,
+    metadata: MetaData,
+    scope: Scope,
+    filters: ProjectFilters | None = None,
+) -> list[Any]:
+    """Run alembic's autogenerate comparison; return its diffs (see compare.findings_from_diffs).
+    The project's env.py `filters` are asked as alembic asks them, after the target's scope."""
     default_schema = conn.dialect.default_schema_name
+    filters = filters or ProjectFilters()
+    theirs_name, theirs_object = filters.include_name, filters.include_object
 
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         # called for reflected names before reflection: an excluded table costs nothing
-        if type_ == "schema":
-            return local_schema(name, default_schema) in scope.schemas
-        if type_ == "table":
-            return scope.table_selected(parent_names.get("schema_name"), str(name))
-        return True
+        if type_ == "schema" and local_schema(name, default_schema) not in scope.schemas:
+            return False
+        if type_ == "table" and not scope.table_selected(
+            parent_names.get("schema_name"), str(name)
+        ):
+            return False
+        return theirs_name is None or theirs_name(name, type_, parent_names)
 
-    def include_object(
-        obj: Any, name: str | None, type_: str, reflected: bool, _other: Any
-    ) -> bool:
-        if type_ == "table" and not reflected:
-            return scope.selects(obj, default_schema)
-        return True
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        if type_ == "table" and not reflected and not scope.selects(obj, default_schema):
+            return False
+        return theirs_object is None or theirs_object(obj, name, type_, reflected, other)
 
     plugins = ["alembic.autogenerate.*"]
     if target.compare.compare_server_default:
@@ -325,7 +335,7 @@ def compare_schema(conn: Connection, target: Target, metadata: MetaData, scope: 
         if isinstance(d, tuple) and d[0] == "add_table"
     ]
     check_missing_readable(conn, target, missing)
-    return diffs + _catalog_diffs(conn, target, metadata, scope)
+    return diffs + _catalog_diffs(conn, target, metadata, scope, filters)
 
 
 def read_live_snapshot(
@@ -381,11 +391,17 @@ async def probe_missing_tables(
                 await conn.close()
 
 
-def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: Scope) -> list[Any]:
+def _catalog_diffs(
+    conn: Connection, target: Target, metadata: MetaData, scope: Scope, filters: ProjectFilters
+) -> list[Any]:
     """Enum labels and CHECK constraints of the watched tables, which alembic leaves out."""
     dialect = conn.dialect
     default_schema = dialect.default_schema_name
-    tables = [t for t in metadata.tables.values() if scope.selects(t, default_schema)]
+    tables = [
+        t
+        for t in metadata.tables.values()
+        if scope.selects(t, default_schema) and _filtered_in(t, filters, default_schema)
+    ]
     uses = native_enum_uses(tables, dialect, default_schema) if target.compare.compare_type else []
     keys = [(local_schema(t.schema, default_schema), t.name) for t in tables]
     live = read_catalog(
@@ -402,6 +418,21 @@ def _catalog_diffs(conn: Connection, target: Target, metadata: MetaData, scope: 
         from_ddl = read_checks(conn, (), keys, table_by_table=narrow)
         live = replace(live, checks={**live.checks, **from_ddl})
     return catalog_diffs(tables, uses, live, dialect, default_schema)
+
+
+def _filtered_in(table: Table, filters: ProjectFilters, default_schema: str | None) -> bool:
+    """Whether the project's filters let alembic compare the models' `table` (asked as for
+    a table alembic has not reflected: these comparisons read the catalog, not a Table)."""
+    schema = local_schema(table.schema, default_schema)
+    if filters.include_name is not None:
+        qualified = f"{schema}.{table.name}" if schema else table.name
+        parents = {"schema_name": schema, "schema_qualified_table_name": qualified}
+        if not filters.include_name(schema, "schema", {}) or not filters.include_name(
+            table.name, "table", parents
+        ):
+            return False
+    include_object = filters.include_object
+    return include_object is None or include_object(table, table.name, "table", False, None)
 
 
 def _restore_dropped_table_comments(operations: list[Any], diffs: list[Any]) -> None:
@@ -435,6 +466,7 @@ async def observe(
     expected_tables: frozenset[tuple[str | None, str]] | None = None,
     expected_schemas: tuple[str | None, ...] = (),
     snapshot: bool = False,
+    filters: ProjectFilters | None = None,
 ) -> Observation:
     """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
     when `expected_tables` (the tables the expected state holds, schema None the default)
@@ -443,6 +475,9 @@ async def observe(
     `expected_schemas` are watched as the models' would be. `snapshot=True` reads the
     snapshot before the expected tables are known (they are still being loaded): the caller
     then probes the missing ones.
+
+    `filters` are the project's env.py filters, asked by alembic's comparison (a snapshot
+    comparison asks them in its diff).
 
     `fingerprint=False` is for a check nobody will compare a later one with (`driftwatch
     check`): no fingerprint is read, which on MariaDB is a tenth of a full check's time.
@@ -476,7 +511,7 @@ async def observe(
             if wants_snapshot:
                 live = read_live_snapshot(conn, target, scope, expected_tables)
             elif metadata is not None:
-                diffs = compare_schema(conn, target, metadata, scope)
+                diffs = compare_schema(conn, target, metadata, scope, filters)
             last = read_heads_and_fingerprint(conn, target, names)
             migrating = last.migrating or last.heads != heads
             heads = last.heads

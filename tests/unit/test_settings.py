@@ -328,16 +328,17 @@ def test_unknown_key_in_dotenv_is_refused(tmp_path: Path) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize("key", ["replay_bootstrap", "include_name", "include_object"])
 @pytest.mark.parametrize("hook", ["app.db", "app.db:", ":create", "app db:create", "app.db:1x"])
-def test_a_replay_bootstrap_that_is_no_import_path_is_refused(tmp_path: Path, hook: str) -> None:
-    """replay_bootstrap names a callable by `module:callable`: anything else is one line
-    naming the file and the key, before any database is touched."""
+def test_a_hook_that_is_no_import_path_is_refused(tmp_path: Path, hook: str, key: str) -> None:
+    """replay_bootstrap and the env.py filters name a callable by `module:callable`: anything
+    else is one line naming the file and the key, before any database is touched."""
     message = config_error(
         tmp_path,
         f'[[targets]]\nname = "a"\nurl = "sqlite:///a.db"\nscript_location = "m"\n'
-        f"replay_bootstrap = {hook!r}\n",
+        f"{key} = {hook!r}\n",
     )
 
-    assert "replay_bootstrap" in message
+    assert key in message
     assert "module:callable" in message
     assert "\n" not in message

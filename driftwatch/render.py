@@ -290,3 +290,14 @@ def render_text(report: Report) -> str:
         f"{counts[Status.OUT_OF_SYNC]} out of sync, {counts[Status.ERROR]} could not be checked"
     )
     return "\n".join(lines)
+
+
+# --- the same words elsewhere (status page, history) -----------------------------------
+
+FINDING_SIDES = _SIDES
+FINDING_GROUPS = _GROUPS
+
+
+def revision_headline(state: RevisionState) -> str:
+    """The revision state as the text report's `revision` line says it."""
+    return next(_revision_lines(state)).strip().removeprefix("revision").strip()

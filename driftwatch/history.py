@@ -316,6 +316,11 @@ def entry_line(entry: Entry) -> str:
     return f"{time_text(entry.at)}  {entry.text}"
 
 
+def history_lines(entries: Iterable[Entry]) -> list[str]:
+    """`driftwatch history`'s text: one line per entry, oldest first."""
+    return [entry_line(e) for e in entries]
+
+
 # --- JSON -------------------------------------------------------------------------------
 
 
@@ -359,6 +364,18 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "revision": _revision_json(entry.revision),
         "was_revision": _revision_json(entry.was_revision),
         "error": entry.error,
+    }
+
+
+HISTORY_SCHEMA_VERSION = 1  # `driftwatch history --format json`; a change of meaning bumps it
+
+
+def history_document(name: str, entries: Iterable[Entry]) -> dict[str, Any]:
+    """`driftwatch history --format json`."""
+    return {
+        "schema_version": HISTORY_SCHEMA_VERSION,
+        "target": name,
+        "entries": [entry_json(e) for e in entries],
     }
 
 

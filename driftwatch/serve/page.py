@@ -164,7 +164,9 @@ def fleet_page(states: Sequence[TargetState], *, now: datetime) -> str:
     for state in ordered:
         counts[standing(state)] += 1
     summary = ", ".join(
-        f"{counts[place]} {_STANDING_WORDS[place][1].lower()}" for place in Standing
+        f"{counts[place]} {_STANDING_WORDS[place][1].lower()}"
+        for place in Standing
+        if counts[place]
     )
     body = [
         "<h1>driftwatch: schema drift</h1>",
@@ -190,7 +192,7 @@ def _fleet_row(state: TargetState, now: datetime) -> str:
     if error is not None:
         last += f'<br><span class="muted">{_e(_first_line(error))}</span>'
     return (
-        f'<tr class="target {_STANDING_WORDS[place][0]}">'
+        f'<tr class="target" data-standing="{_STANDING_WORDS[place][0]}">'
         f'<td><a href="{_e(target_path(state.name))}">{_e(state.name)}</a>'
         f'<br><span class="muted">{_e(state.dialect)}</span></td>'
         f"<td>{_badge(place)}</td>"

@@ -138,9 +138,7 @@ def test_a_failing_check_is_an_entry_and_clears_nothing() -> None:
     while it fails nor appears again after."""
     log = Log()
     log.check(report(index()))
-    assert log.check(report(error="connection refused")) == [
-        "check failing: connection refused"
-    ]
+    assert log.check(report(error="connection refused")) == ["check failing: connection refused"]
     unchanged = log.history
     assert log.check(report(error="connection refused (again)")) == []
     assert log.history is unchanged  # nothing to save either

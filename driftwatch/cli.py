@@ -206,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="the monitoring daemon: scheduled checks, Prometheus metrics, /report",
-        description="Check every target on a schedule and serve /metrics, /healthz, /readyz "
-        "and /report. Stops on SIGTERM or SIGINT after letting running checks finish.",
+        description="Check every target on a schedule and serve the status page (/), "
+        "/metrics, /healthz, /readyz and /report. Stops on SIGTERM or SIGINT after letting "
+        "running checks finish.",
     )
     _add_config_arguments(serve)
     serve.add_argument("--listen", metavar="HOST:PORT", help="default 0.0.0.0:9647")

@@ -190,12 +190,17 @@ def test_the_file_document_round_trips_and_foreign_documents_are_refused() -> No
     saved = {"t": log.history}
     document = json.loads(json.dumps(history_json(saved)))
     assert history_from_json(document) == saved
-    for foreign in ({}, [], {"format": "driftwatch-history", "version": 99},
-                    {"format": "driftwatch-history", "version": 1, "targets": {"t": {}}},
-                    {"format": "driftwatch-history", "version": 1,
-                     "targets": {"t": {"observed": None, "entries": [{"at": "noon"}]}}}):  # fmt: skip
+    header = {"format": "driftwatch-history", "version": 1}
+    foreign: list[object] = [
+        {},
+        [],
+        {**header, "version": 99},
+        {**header, "targets": {"t": {}}},
+        {**header, "targets": {"t": {"observed": None, "entries": [{"at": "noon"}]}}},
+    ]
+    for document in foreign:
         with pytest.raises(HistoryError):
-            history_from_json(foreign)
+            history_from_json(document)
 
 
 def test_entry_event_names_are_the_public_vocabulary() -> None:

@@ -154,7 +154,7 @@ def test_a_target_page_shows_pending_revisions_findings_fix_and_history() -> Non
                 expected="'new'",
                 actual="'old'",
             ),
-        ),  # fmt: skip
+        ),
     ]
     parsed = Parsed(target_page(target, history, now=NOW))
     text = parsed.all_text

@@ -64,7 +64,7 @@ class Standing(IntEnum):
 
     FAILING = 0  # the latest check failed
     DRIFT = 1  # the last good check found drift
-    BEHIND = 2  # the revision is not the scripts' head
+    BEHIND = 2  # the revision is not the scripts' head (behind, unknown, migrating ...)
     WAITING = 3  # not checked yet
     OK = 4
 
@@ -113,9 +113,13 @@ def _page(title: str, body: Iterable[str], *, refresh: int | None = None) -> str
     return "\n".join([*head, *body, *tail]) + "\n"
 
 
-def _badge(place: Standing) -> str:
+def _badge(state: TargetState) -> str:
+    place = standing(state)
     css, words = _STANDING_WORDS[place]
-    return f'<span class="badge {css}">{words}</span>'
+    good = state.last_good
+    if place is Standing.BEHIND and good is not None and good.revision is not None:
+        words = good.revision.kind.value.replace("_", " ").upper()  # behind, migrating ...
+    return f'<span class="badge {css}">{_e(words)}</span>'
 
 
 def _ago(at: datetime, now: datetime) -> str:
@@ -195,7 +199,7 @@ def _fleet_row(state: TargetState, now: datetime) -> str:
         f'<tr class="target" data-standing="{_STANDING_WORDS[place][0]}">'
         f'<td><a href="{_e(target_path(state.name))}">{_e(state.name)}</a>'
         f'<br><span class="muted">{_e(state.dialect)}</span></td>'
-        f"<td>{_badge(place)}</td>"
+        f"<td>{_badge(state)}</td>"
         f"<td>{_revision_cell(state.last_good)}</td>"
         f"<td>{_attribution_summary(state.last_good)}</td>"
         f"<td>{last}</td></tr>"
@@ -213,11 +217,10 @@ def _first_line(text: str, limit: int = 200) -> str:
 def target_page(state: TargetState, history: Sequence[Entry], *, now: datetime) -> str:
     """One target: its standing, revision with pending migrations, findings with both sides
     and their fix, and its history, newest first."""
-    place = standing(state)
     latest, good = state.latest, state.last_good
     body = [
         '<p><a href="/">&larr; all targets</a></p>',
-        f"<h1>{_e(state.name)} {_badge(place)}</h1>",
+        f"<h1>{_e(state.name)} {_badge(state)}</h1>",
         '<div class="card"><dl>',
         f"<dt>dialect</dt><dd>{_e(state.dialect)}</dd>",
     ]

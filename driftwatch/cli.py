@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -251,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="the monitoring daemon: scheduled checks, Prometheus metrics, /report",
-        description="Check every target on a schedule and serve /metrics, /healthz, /readyz "
-        "and /report. Stops on SIGTERM or SIGINT after letting running checks finish.",
+        description="Check every target on a schedule and serve the status page (/), "
+        "/metrics, /healthz, /readyz and /report. Stops on SIGTERM or SIGINT after letting "
+        "running checks finish.",
     )
     _add_config_arguments(serve)
     serve.add_argument("--listen", metavar="HOST:PORT", help="default 0.0.0.0:9647")
@@ -275,6 +277,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="a rules file (default) or a prometheus-operator PrometheusRule",
     )
     rules.set_defaults(handler=run_rules)
+
+    history = commands.add_parser(
+        "history",
+        help="when a target's schema, revision or check changed, from the daemon's history file",
+        description="Print the schema history `driftwatch serve` keeps for TARGET beside its "
+        "state_file (the daemon need not be running), oldest first.",
+    )
+    history.add_argument("name", metavar="TARGET")
+    history.add_argument(
+        "--config", type=Path, help="TOML file (default: $DRIFTWATCH_CONFIG or ./driftwatch.toml)"
+    )
+    history.add_argument("--format", choices=("text", "json"), default="text")
+    history.add_argument(
+        "--since", metavar="DURATION", help="only the last DURATION: 90s, 30m, 12h, 7d"
+    )
+    history.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    history.set_defaults(handler=run_history)
 
     demo = commands.add_parser(
         "demo",
@@ -531,6 +550,51 @@ def run_rules(args: argparse.Namespace, _console: Console) -> int:
     labels = sorted({key for target in settings.targets for key in target.labels})
     render = prometheusrule_yaml if args.format == "kubernetes" else rules_yaml
     print(render(windows, labels), end="")
+    return int(ExitCode.IN_SYNC)
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `12h`, `7d` (a bare number is seconds); ConfigError otherwise."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _DURATION_UNITS else (text, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"--since: {text!r} is not a duration such as 90s, 30m, 12h or 7d")
+    return timedelta(seconds=value * _DURATION_UNITS[unit])
+
+
+def run_history(args: argparse.Namespace, console: Console) -> int:
+    from driftwatch.history import history_document, history_lines, since  # noqa: PLC0415
+    from driftwatch.history_file import history_path, read_history  # noqa: PLC0415
+
+    start = None if args.since is None else datetime.now(UTC) - parse_duration(args.since)
+    settings = load_settings(args.config, Flags())
+    console.learn(scrubber(configured_secrets(settings)))
+    if settings.state_file is None:
+        raise ConfigError(
+            "no state_file is configured: the daemon keeps no history file "
+            "(its history is in /report and on the status page while it runs)"
+        )
+    path = history_path(settings.state_file)
+    histories = read_history(path)
+    configured = {t.name for t in settings.targets}
+    if args.name not in configured and args.name not in histories:
+        names = ", ".join(sorted(configured)) or "none"
+        raise ConfigError(f"unknown target {args.name!r} (configured: {names})")
+    saved = histories.get(args.name)
+    entries = since(saved.entries if saved is not None else (), start)
+    if args.format == "json":
+        print(json.dumps(history_document(args.name, entries), indent=2))
+    elif not entries:
+        within = "" if args.since is None else f" in the last {args.since}"
+        print(f"no history recorded for {args.name}{within} (history file {path})")
+    else:
+        print("\n".join(history_lines(entries)))
     return int(ExitCode.IN_SYNC)
 
 

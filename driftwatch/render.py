@@ -306,3 +306,14 @@ def render_text(report: Report) -> str:
         )
     )
     return "\n".join(lines)
+
+
+# --- the same words elsewhere (status page, history) -----------------------------------
+
+FINDING_SIDES = _SIDES
+FINDING_GROUPS = _GROUPS
+
+
+def revision_headline(state: RevisionState) -> str:
+    """The revision state as the text report's `revision` line says it."""
+    return next(_revision_lines(state)).strip().removeprefix("revision").strip()

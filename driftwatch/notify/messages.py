@@ -194,11 +194,10 @@ def description(t: Transition) -> str:
 
 
 def status_url(public_url: str | None, target: str) -> str | None:
-    """Where people see the target, under the daemon's `public_url`: its report, for now
-    (the status page will answer the same link)."""
+    """Where people see the target, under the daemon's `public_url`: its status page."""
     if public_url is None:
         return None
-    return f"{public_url}/report?target={quote(target, safe='')}"
+    return f"{public_url}/targets/{quote(target, safe='')}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -107,17 +107,19 @@ class StateFile:
 
 
 class StateWriter:
-    """Writes `snapshot()` to the state file when told it changed."""
+    """Writes `encode(snapshot())` to the state file when told it changed."""
 
     def __init__(
         self,
         file: StateFile,
-        snapshot: Callable[[], NotifyState],
+        snapshot: Callable[[], Any],
         *,
         interval: float = SAVE_INTERVAL_SECONDS,
+        encode: Callable[[Any], dict[str, Any]] = state_json,
     ) -> None:
         self.file = file
         self._snapshot = snapshot
+        self._encode = encode  # the snapshot as the file's document (the history's, too)
         self._interval = interval
         self._dirty = asyncio.Event()
         self._lock = threading.Lock()  # one write at a time, the newest state last
@@ -144,7 +146,7 @@ class StateWriter:
     async def save(self) -> bool:
         """Write the state as it is now; False (logged) when it could not be written."""
         self._taken += 1
-        document = state_json(self._snapshot())  # a consistent copy, taken on the loop
+        document = self._encode(self._snapshot())  # a consistent copy, taken on the loop
         return await asyncio.to_thread(self._write, document, self._taken)
 
     def _write(self, document: dict[str, Any], taken: int) -> bool:

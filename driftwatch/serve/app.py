@@ -25,10 +25,12 @@ from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target
 from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import load_expected
+from driftwatch.history_file import history_path
 from driftwatch.live.observe import make_engine
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.notifications import Notifications
 from driftwatch.notify.state_file import StateFile
+from driftwatch.serve.history import HistoryKeeper
 from driftwatch.serve.http import HttpOptions, parse_listen, start_http, web_app
 from driftwatch.serve.metrics import DriftCollector, NotificationCollector
 from driftwatch.serve.scheduler import Scheduler
@@ -66,6 +68,11 @@ class ServeApp:
         # opened here (no connection yet), closed by the stack `start` is given
         self._expected_states = default_states(settings.cache_dir)
         self._engines = {target.name: make_engine(target) for target in targets}
+        # beside the state file (checked writable above), or in memory only without one
+        self.history = HistoryKeeper(
+            None if settings.state_file is None else history_path(settings.state_file),
+            targets=[t.name for t in targets],
+        )
         self.scheduler = Scheduler(
             targets,
             expected,
@@ -76,7 +83,10 @@ class ServeApp:
             shutdown_grace_seconds=settings.shutdown_grace_seconds,
             engines=self._engines,
             states=self._expected_states,
-            on_state=[self.notifications] if self.notifications.notifiers else [],
+            on_state=[
+                self.history,
+                *([self.notifications] if self.notifications.notifiers else []),
+            ],
             scrub=scrub,
         )
         self.registry = CollectorRegistry(auto_describe=False)
@@ -94,7 +104,7 @@ class ServeApp:
         stack.push_async_callback(self._expected_states.close)
         for engine in self._engines.values():
             stack.push_async_callback(engine.dispose)
-        app = web_app(self.scheduler, self.registry, self.http)
+        app = web_app(self.scheduler, self.registry, self.http, self.history)
         if listen is None:
             await start_http(stack, app, self.http)
         else:
@@ -102,6 +112,7 @@ class ServeApp:
         # entered after the HTTP server and before the scheduler: on exit the checks drain
         # first, then the queues get their flush grace, then the server stops
         await stack.enter_async_context(self.notifications)
+        await stack.enter_async_context(self.history)
         self.scheduler.start(stack)
         log.info(
             "started",

@@ -1,7 +1,8 @@
-"""HTTP endpoints of the daemon: /metrics, /healthz, /readyz, /report.
+"""HTTP endpoints of the daemon: the status page (`/`, `/targets/{name}`), /metrics, /healthz,
+/readyz, /report.
 
-/metrics and /report reveal schema names, so TLS and basic auth may guard them; the probes
-stay open (they say nothing about the databases) so orchestrators need no credentials.
+The page, /metrics and /report reveal schema names, so TLS and basic auth may guard them; the
+probes stay open (they say nothing about the databases) so orchestrators need no credentials.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from driftwatch.errors import ConfigError
+from driftwatch.history import entry_json
 from driftwatch.render import report_json
 from driftwatch.report import Report
+from driftwatch.serve.history import HistoryKeeper
 from driftwatch.serve.listener import (
     TIMEOUT_SECONDS,
     ClientErrorFilter,
@@ -34,6 +37,7 @@ from driftwatch.serve.listener import (
     listening_sockets,
     open_file_limit,
 )
+from driftwatch.serve.page import CONTENT_SECURITY_POLICY, fleet_page, not_found_page, target_page
 from driftwatch.serve.scheduler import Scheduler
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -85,10 +89,28 @@ def _basic_auth(username: str, password: str) -> Middleware:
     return middleware
 
 
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _html(body: str, status: int = 200) -> web.Response:
+    return web.Response(
+        text=body, status=status, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS
+    )
+
+
 def web_app(
-    scheduler: Scheduler, registry: CollectorRegistry, options: HttpOptions
+    scheduler: Scheduler,
+    registry: CollectorRegistry,
+    options: HttpOptions,
+    history: HistoryKeeper,
 ) -> web.Application:
-    """The endpoints, reading the scheduler's target states and `registry` at request time."""
+    """The endpoints, reading the scheduler's target states, `history` and `registry` at
+    request time."""
     middlewares: list[Middleware] = []
     if options.basic_auth_username and options.basic_auth_password:
         middlewares.append(_basic_auth(options.basic_auth_username, options.basic_auth_password))
@@ -112,14 +134,27 @@ def web_app(
 
     async def report(_request: web.Request) -> web.Response:
         latest = Report(targets=tuple(scheduler.latest_reports()), generated_at=datetime.now(UTC))
-        return web.Response(
-            text=json.dumps(report_json(latest), indent=2), content_type="application/json"
-        )
+        document = report_json(latest)
+        for target in document["targets"]:
+            target["history"] = [entry_json(e) for e in history.entries(target["name"])]
+        return web.Response(text=json.dumps(document, indent=2), content_type="application/json")
+
+    async def fleet(_request: web.Request) -> web.Response:
+        return _html(fleet_page(scheduler.snapshot(), now=datetime.now(UTC)))
+
+    async def target(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        state = next((s for s in scheduler.snapshot() if s.name == name), None)
+        if state is None:
+            return _html(not_found_page(name), status=404)
+        return _html(target_page(state, history.entries(name), now=datetime.now(UTC)))
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/report", report)
+    app.router.add_get("/", fleet)
+    app.router.add_get("/targets/{name}", target)
     return app
 
 

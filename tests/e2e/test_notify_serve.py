@@ -128,7 +128,7 @@ def test_drift_fires_once_and_resolves_once_on_every_receiver(pg_url: URL, tmp_p
         assert hook.accepted[0].headers["Authorization"] == "Bearer hdr-s3cr3t"
         assert "extra_column public.agents.rogue" in chat.accepted[0].body["text"]
         # the cause, and where to see it
-        assert webhook["status_url"] == "https://dw.example/ops/report?target=cp"
+        assert webhook["status_url"] == "https://dw.example/ops/targets/cp"
         assert fired["annotations"]["status_url"] == webhook["status_url"]
         [finding] = webhook["findings"]
         assert (finding["kind"], finding["table"], finding["name"]) == (

@@ -227,7 +227,7 @@ def test_unmigrated_and_pending_messages_name_their_findings_without_fix_sql() -
 
 def test_messages_link_to_the_status_under_public_url() -> None:
     """With public_url, firing and resolved messages of every kind link to the target."""
-    url = "https://dw.example/driftwatch/report?target=cp"
+    url = "https://dw.example/driftwatch/targets/cp"
     for firing in (True, False):
         t = transition(Condition.DRIFT, firing=firing, report=drifted(1))
         bodies = every_body(t, public_url="https://dw.example/driftwatch")

@@ -153,6 +153,30 @@ def settled(state: TargetState) -> bool:
     return state.last_good is not None and not state.last_good.migrating
 
 
+def _judged(good: TargetReport | None) -> dict[Condition, TargetReport]:
+    """The revision and schema conditions a successful check shows (see present_conditions);
+    the log lines judge by the same rules."""
+    found: dict[Condition, TargetReport] = {}
+    if good is None or good.revision is None:
+        return found
+    revision = good.revision
+    if revision.pending:
+        found[Condition.PENDING] = good
+    if revision.kind is RevisionStateKind.UNKNOWN_REVISION:
+        found[Condition.UNKNOWN_REVISION] = good
+    if len(revision.script_heads) > 1:
+        found[Condition.MULTIPLE_SCRIPT_HEADS] = good
+    schema = good.schema
+    # drift is known at any revision when the migrations were replayed; without a replay
+    # a difference is judged only at head, where no pending migration can explain it
+    attributed = schema is not None and schema.method == "replay"
+    if (revision.in_sync or attributed) and schema is not None and schema.drift:
+        found[Condition.DRIFT] = good
+    if schema is not None and any(f.attribution is Attribution.UNMIGRATED for f in schema.findings):
+        found[Condition.UNMIGRATED] = good
+    return found
+
+
 def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     """The conditions present in `state`, each with the report that shows it.
 
@@ -163,25 +187,7 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     behind its scripts differs from the models as a matter of course. Unmigrated findings
     (models no migration produces) count at any revision, like DriftwatchModelsUnmigrated.
     """
-    found: dict[Condition, TargetReport] = {}
-    good = state.last_good
-    if good is not None and good.revision is not None and settled(state):
-        revision = good.revision
-        if revision.pending:
-            found[Condition.PENDING] = good
-        if revision.kind is RevisionStateKind.UNKNOWN_REVISION:
-            found[Condition.UNKNOWN_REVISION] = good
-        if len(revision.script_heads) > 1:
-            found[Condition.MULTIPLE_SCRIPT_HEADS] = good
-        schema = good.schema
-        # drift is known at any revision when the migrations were replayed; without a replay
-        # a difference is judged only at head, where no pending migration can explain it
-        attributed = schema is not None and schema.method == "replay"
-        if (revision.in_sync or attributed) and schema is not None and schema.drift:
-            found[Condition.DRIFT] = good
-        unmigrated = schema.findings if schema is not None else ()
-        if any(f.attribution is Attribution.UNMIGRATED for f in unmigrated):
-            found[Condition.UNMIGRATED] = good
+    found = _judged(state.last_good) if settled(state) else {}
     latest = state.latest
     if latest is not None and not latest.succeeded:
         found[Condition.CHECK_FAILING] = latest
@@ -216,18 +222,19 @@ _REVISION = None  # the key of the revision state among a log line's evidence
 
 
 def _logged(state: TargetState) -> dict[Condition | None, Hashable]:
-    """What the log lines compare: whether the latest check failed, and of the last good
-    check the revision state (kind and pending count) and every finding (pending and
-    unmigrated ones too: the log says what the check saw, the alerts what is judged drift)."""
+    """What the log lines compare: whether the latest check failed, the revision state (kind
+    and pending count) of the last good check, and the findings that show drift, judged as
+    the notifications judge it (`_judged`): a database behind its scripts logs its revision
+    moving, not its pending migrations' differences as drift."""
     found: dict[Condition | None, Hashable] = {}
     if state.latest is not None and not state.latest.succeeded:
         found[Condition.CHECK_FAILING] = True
     good = state.last_good
     if good is not None and good.revision is not None:
         found[_REVISION] = (good.revision.kind, len(good.revision.pending))
-    if good is not None and good.schema is not None and good.schema.findings:
+    if Condition.DRIFT in _judged(good) and good is not None and good.schema is not None:
         found[Condition.DRIFT] = frozenset(
-            (f.kind.value, f.schema, f.table, f.name) for f in good.schema.findings
+            (f.kind.value, f.schema, f.table, f.name) for f in good.schema.drift
         )
     return found
 
@@ -238,7 +245,8 @@ def target_changes(before: TargetState, after: TargetState) -> list[Change]:
 
     Revision and drift are judged on what is known (the last good reports), so a failing
     check does not look like drift going away; failure and recovery are changes of their
-    own, and drift ends only with a check that compared the schema.
+    own, and drift ends only with a check that compared the schema, and that saw no
+    migration running (the check after it decides, as for the notifications).
     """
     known = after.last_good
     moved = changes(_logged(before), _logged(after))
@@ -250,7 +258,7 @@ def target_changes(before: TargetState, after: TargetState) -> list[Change]:
         found.append(Change(condition=None, move=moved[_REVISION], revision=revision.kind))
     drift = moved.get(Condition.DRIFT)
     compared = known is not None and known.schema is not None and known.schema.compared
-    if drift is not None and (drift is not Move.ENDED or compared):
+    if drift is not None and settled(after) and (drift is not Move.ENDED or compared):
         found.append(Change(condition=Condition.DRIFT, move=drift))
     return found
 

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
         VersionTableError,
     )
     from driftwatch.findings import Attribution, Finding, FindingKind, Severity
-    from driftwatch.render import render_json, render_text
+    from driftwatch.render.document import render_json
+    from driftwatch.render.text import render_text
     from driftwatch.report import (
         Category,
         ExitCode,
@@ -57,8 +58,8 @@ _EXPORTS = {
     "Severity": "driftwatch.findings",
     "RevisionState": "driftwatch.revisions",
     "RevisionStateKind": "driftwatch.revisions",
-    "render_text": "driftwatch.render",
-    "render_json": "driftwatch.render",
+    "render_text": "driftwatch.render.text",
+    "render_json": "driftwatch.render.document",
     "DriftwatchError": "driftwatch.errors",
     "ConfigError": "driftwatch.errors",
     "ScriptsError": "driftwatch.errors",

@@ -23,9 +23,9 @@ from driftwatch.compare.fix import with_drift_fixes, with_fixes
 from driftwatch.compare.models import compare_models, expected_state
 from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
-from driftwatch.expected.cache import SnapshotCache, default_cache_dir
 from driftwatch.expected.prebuilt import Prebuilt, PrebuiltDirs
-from driftwatch.expected.scratch import ScratchServers, ScratchUnavailableError
+from driftwatch.expected.scratch import ScratchUnavailableError
+from driftwatch.expected.snapshot_file import SnapshotFile
 from driftwatch.expected.sources import (
     Expected,
     describe_raised,
@@ -34,7 +34,13 @@ from driftwatch.expected.sources import (
     load_scripts,
     project_frame,
 )
-from driftwatch.expected.states import ExpectedStates, ModelsState, RevisionStates, replay_plan
+from driftwatch.expected.states import (
+    ExpectedStates,
+    ModelsState,
+    RevisionStates,
+    default_states,
+    replay_plan,
+)
 from driftwatch.live.errors import scrub
 from driftwatch.live.observe import (
     Observation,
@@ -53,7 +59,6 @@ from driftwatch.report import (
 )
 from driftwatch.revisions import RevisionState, RevisionStateKind, revision_state
 from driftwatch.snapshot import Snapshot
-from driftwatch.snapshot_file import SnapshotFile
 from driftwatch.stagger import full_comparison_due
 
 log = logging.getLogger(__name__)
@@ -612,10 +617,3 @@ async def check_targets(
     finally:
         await states.close()
     return Report(targets=tuple(reports), generated_at=datetime.now(UTC), fail_on=fail_on)
-
-
-def default_states(cache_dir: Path | None = None) -> ExpectedStates:
-    """Expected states kept in `cache_dir` (default: the user's cache folder), built on the
-    targets' scratch servers or the embedded one."""
-    folder = cache_dir or default_cache_dir()
-    return ExpectedStates(scratch=ScratchServers(cache_dir=folder), cache=SnapshotCache(folder))

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from driftwatch import __version__
-from driftwatch.alert_rules import prometheusrule_yaml, rules_yaml
-from driftwatch.build_expected import build_expected
 from driftwatch.check import accept_all, check_targets
 from driftwatch.compare.baseline import Baseline, read_baseline, write_baseline
 from driftwatch.config.loading import Flags, load_settings
@@ -33,13 +31,9 @@ from driftwatch.config.secrets import (
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target, build_targets
 from driftwatch.errors import ConfigError, DriftwatchError
+from driftwatch.expected.build import build_expected
 from driftwatch.expected.prebuilt import check_publishable
-from driftwatch.fix_script import fix_script
-from driftwatch.logs import configure_logging, mask_secrets_in_logs
-from driftwatch.notify.conditions import windows as alert_windows
-from driftwatch.render import render_json, render_text
-from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
-from driftwatch.snapshot_file import (
+from driftwatch.expected.snapshot_file import (
     SnapshotFile,
     check_writable,
     read_snapshot_file,
@@ -47,17 +41,25 @@ from driftwatch.snapshot_file import (
     snapshot_text,
     write_snapshot_file,
 )
-from driftwatch.take_snapshot import load_models, take_live, take_models, take_revision
+from driftwatch.expected.sources import load_models
+from driftwatch.logs import configure_logging, mask_secrets_in_logs
+from driftwatch.notify.conditions import windows as alert_windows
+from driftwatch.notify.rules import prometheusrule_yaml, rules_yaml
+from driftwatch.render.document import render_json
+from driftwatch.render.fix_sql import fix_script
+from driftwatch.render.text import render_text
+from driftwatch.report import ALL_CATEGORIES, DEFAULT_FAIL_ON, Category, ExitCode, Report
+from driftwatch.take_snapshot import take_live, take_models, take_revision
 
 
 def _render_junit(report: Report) -> str:
-    from driftwatch.formats.junit import render_junit  # noqa: PLC0415 - only when asked for
+    from driftwatch.render.junit import render_junit  # noqa: PLC0415 - only when asked for
 
     return render_junit(report)
 
 
 def _render_markdown(report: Report) -> str:
-    from driftwatch.formats.markdown import render_markdown  # noqa: PLC0415 - only when asked
+    from driftwatch.render.markdown import render_markdown  # noqa: PLC0415 - only when asked
 
     return render_markdown(report)
 
@@ -569,8 +571,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def run_history(args: argparse.Namespace, console: Console) -> int:
-    from driftwatch.history import history_document, history_lines, since  # noqa: PLC0415
-    from driftwatch.history_file import history_path, read_history  # noqa: PLC0415
+    from driftwatch.history.entries import history_document, history_lines, since  # noqa: PLC0415
+    from driftwatch.history.store import history_path, read_history  # noqa: PLC0415
 
     start = None if args.since is None else datetime.now(UTC) - parse_duration(args.since)
     settings = load_settings(args.config, Flags())

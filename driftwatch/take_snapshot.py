@@ -16,24 +16,14 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from driftwatch.check import default_states
 from driftwatch.config.targets import Target
 from driftwatch.errors import ConfigError
 from driftwatch.expected.replay import ReplayError
 from driftwatch.expected.scratch import ScratchUnavailableError
-from driftwatch.expected.sources import load_expected, load_metadata
-from driftwatch.expected.states import replay_plan
+from driftwatch.expected.sources import load_expected
+from driftwatch.expected.states import default_states, replay_plan
 from driftwatch.live.observe import make_engine, read_live
 from driftwatch.snapshot import Snapshot
-
-
-def load_models(target: Target) -> MetaData | None:
-    """The target's models, imported as a check imports them (blocking: call it from a
-    thread). With an alembic.ini its scripts are read first: its `prepend_sys_path` may be
-    what puts the models on sys.path."""
-    if target.alembic_ini is not None:
-        return load_expected(target).metadata
-    return load_metadata(target)
 
 
 async def take_live(target: Target, metadata: MetaData | None) -> Snapshot:

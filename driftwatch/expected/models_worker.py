@@ -28,11 +28,10 @@ from driftwatch.errors import DriftwatchError, MetadataError, ScriptsError
 from driftwatch.expected.cache import SnapshotCache
 from driftwatch.expected.model_files import project_files
 from driftwatch.expected.scratch import ScratchServers
-from driftwatch.expected.sources import describe_raised
+from driftwatch.expected.sources import describe_raised, load_models
 from driftwatch.expected.stamps import stamp
 from driftwatch.expected.states import ExpectedStates
 from driftwatch.snapshot import to_json
-from driftwatch.take_snapshot import load_models
 
 ORPHANED_EXIT = 70  # the daemon went away while the worker ran
 

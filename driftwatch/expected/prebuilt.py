@@ -27,11 +27,11 @@ from driftwatch.expected.prebuilt_manifest import (
     manifest_text,
     parse_manifest,
 )
+from driftwatch.expected.snapshot_file import replace_file
 from driftwatch.expected.stamps import Stamp, stamp
 from driftwatch.expected.states import ReplayStep, RevisionStates
 from driftwatch.gc_pause import paused_gc
 from driftwatch.snapshot import Snapshot, SnapshotFormatError, from_json, to_json
-from driftwatch.snapshot_file import replace_file
 
 MANIFEST = "manifest.json"
 

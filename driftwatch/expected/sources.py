@@ -329,6 +329,15 @@ def _filter(target: Target, setting: str, path: str | None) -> Callable[..., boo
     return guarded
 
 
+def load_models(target: Target) -> MetaData | None:
+    """The target's models, imported as a check imports them (blocking: call it from a
+    thread). With an alembic.ini its scripts are read first: its `prepend_sys_path` may be
+    what puts the models on sys.path."""
+    if target.alembic_ini is not None:
+        return load_expected(target).metadata
+    return load_metadata(target)
+
+
 def load_expected(target: Target) -> Expected:
     """Scripts first: reading alembic.ini puts its prepend_sys_path on sys.path for the models."""
     scripts, files, directory = load_scripts(target)

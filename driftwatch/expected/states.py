@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, Connection
 from driftwatch.config.targets import Target
 from driftwatch.errors import DriftwatchError
 from driftwatch.expected import replay
-from driftwatch.expected.cache import SnapshotCache, cache_key
+from driftwatch.expected.cache import SnapshotCache, cache_key, default_cache_dir
 from driftwatch.expected.models_ddl import materialise
 from driftwatch.expected.models_key import models_key
 from driftwatch.expected.scratch import ScratchServers
@@ -301,3 +301,10 @@ def _states(snapshots: Mapping[str, Snapshot | None], steps: list[str]) -> Revis
         steps=tuple(ReplayStep(revision=r, snapshot=s) for r in steps if (s := snapshots[r])),
         at_head=snapshots["head"],
     )
+
+
+def default_states(cache_dir: Path | None = None) -> ExpectedStates:
+    """Expected states kept in `cache_dir` (default: the user's cache folder), built on the
+    targets' scratch servers or the embedded one."""
+    folder = cache_dir or default_cache_dir()
+    return ExpectedStates(scratch=ScratchServers(cache_dir=folder), cache=SnapshotCache(folder))

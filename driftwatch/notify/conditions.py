@@ -104,7 +104,7 @@ def _rule(
 
 
 # The one table of alerts: the notifier (webhooks) and the generated Prometheus rules
-# (`driftwatch.alert_rules`) both read it, so a condition is named, graded, labelled and
+# (`driftwatch.notify.rules`) both read it, so a condition is named, graded, labelled and
 # confirmed alike on both paths.
 RULES: Mapping[Condition, AlertRule] = {
     Condition.DRIFT: _rule(

@@ -24,7 +24,7 @@ from driftwatch import __version__
 from driftwatch.bounds import clip, first, listing
 from driftwatch.findings import Attribution, Finding
 from driftwatch.notify.conditions import Condition, Transition
-from driftwatch.render import finding_json, target_json
+from driftwatch.render.document import finding_json, target_json
 from driftwatch.report import DEFAULT_FAIL_ON, TargetReport
 from driftwatch.revisions import RevisionState
 

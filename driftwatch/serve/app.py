@@ -19,13 +19,13 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from driftwatch.check import default_states
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber, basic_auth_password
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target
 from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import load_expected
-from driftwatch.history_file import history_path
+from driftwatch.expected.states import default_states
+from driftwatch.history.store import history_path
 from driftwatch.live.observe import make_engine
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.notifications import Notifications

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from driftwatch.history import Entry, TargetHistory, bounded, history_json, record
-from driftwatch.history_file import load_history
+from driftwatch.history.entries import Entry, TargetHistory, bounded, history_json, record
+from driftwatch.history.store import load_history
 from driftwatch.notify.state_file import StateFile, StateWriter
 from driftwatch.notify.target import TargetState
 

@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from driftwatch.errors import ConfigError
-from driftwatch.history import entry_json
-from driftwatch.render import report_json
+from driftwatch.history.entries import entry_json
+from driftwatch.render.document import report_json
 from driftwatch.report import Report
 from driftwatch.serve.history import HistoryKeeper
 from driftwatch.serve.listener import (

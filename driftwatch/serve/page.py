@@ -20,9 +20,9 @@ from urllib.parse import quote
 from driftwatch import __version__
 from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.findings import Finding
-from driftwatch.history import Entry, time_text
+from driftwatch.history.entries import Entry, time_text
 from driftwatch.notify.target import TargetState
-from driftwatch.render import FINDING_GROUPS, FINDING_SIDES, revision_headline
+from driftwatch.render.text import FINDING_GROUPS, FINDING_SIDES, revision_headline
 from driftwatch.report import TargetReport
 
 REFRESH_SECONDS = 30  # the fleet page reloads itself (a meta refresh: no script)

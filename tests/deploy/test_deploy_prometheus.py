@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwatch.alert_rules import (
+from driftwatch.notify.conditions import DEFAULT_WINDOWS, RULES
+from driftwatch.notify.rules import (
     duration_words,
     prometheus_duration,
     prometheusrule_yaml,
     rules_yaml,
 )
-from driftwatch.notify.conditions import DEFAULT_WINDOWS, RULES
 from driftwatch.serve.metric_specs import METRIC_NAMES
 from tests.support.scenarios import run_driftwatch
 from tests.support.tools import REPO_ROOT, promql_metric_names, promtool_path

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from driftwatch.expected.snapshot_file import SnapshotFile, snapshot_document, snapshot_text
 from driftwatch.snapshot import Scope, Snapshot
-from driftwatch.snapshot_file import SnapshotFile, snapshot_document, snapshot_text
 from tests.support.daemon import free_port
 from tests.support.scenarios import SHOP, SHOP_METADATA, run_driftwatch
 

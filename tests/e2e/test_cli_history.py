@@ -7,7 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from driftwatch.history import Entry, Event, FindingFact, RevisionFact, TargetHistory, history_json
+from driftwatch.history.entries import (
+    Entry,
+    Event,
+    FindingFact,
+    RevisionFact,
+    TargetHistory,
+    history_json,
+)
 from tests.support.daemon import write_config
 from tests.support.scenarios import run_driftwatch
 

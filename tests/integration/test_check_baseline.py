@@ -15,7 +15,7 @@ from driftwatch.check import check_target
 from driftwatch.compare.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.findings import FindingKind
 from driftwatch.notify.target import TargetState
-from driftwatch.render import render_text
+from driftwatch.render.text import render_text
 from driftwatch.report import CheckKind, Report, SchemaResult, TargetReport
 from driftwatch.serve.metrics import DriftCollector
 from tests.support.scenarios import execute, migrate, shop_target

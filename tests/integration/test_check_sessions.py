@@ -23,7 +23,8 @@ from driftwatch.check import check_target
 from driftwatch.config.settings import Settings, TargetSettings
 from driftwatch.config.targets import Target, build_targets
 from driftwatch.live.observe import make_engine
-from driftwatch.render import render_json, render_text
+from driftwatch.render.document import render_json
+from driftwatch.render.text import render_text
 from driftwatch.report import Report, TargetReport
 from driftwatch.revisions import RevisionStateKind
 from tests.support.scenarios import SHOP, execute, migrate, plain_url, query, shop_target

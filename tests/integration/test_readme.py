@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from driftwatch.check import check_targets
-from driftwatch.render import report_json
+from driftwatch.render.document import report_json
 from driftwatch.serve.metric_specs import METRIC_NAMES
 from tests.support.scenarios import execute, migrate, shop_target
 from tests.support.tools import REPO_ROOT, readme_section

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from driftwatch.history_file import history_path
+from driftwatch.history.store import history_path
 from driftwatch.serve.app import ServeApp
 from tests.integration.test_serve_app import (
     Client,

@@ -15,8 +15,9 @@ import pytest
 from driftwatch.compare.diff import DiffOptions, diff
 from driftwatch.compare.fix import fix_sql, statements_of, with_fixes
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.fix_script import fix_script
-from driftwatch.render import render_json, render_text
+from driftwatch.render.document import render_json
+from driftwatch.render.fix_sql import fix_script
+from driftwatch.render.text import render_text
 from driftwatch.report import Report, SchemaResult, TargetReport
 from driftwatch.snapshot import (
     Check,

@@ -11,8 +11,8 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from markdown_it import MarkdownIt
 
 from driftwatch.findings import Attribution, FindingKind
-from driftwatch.formats.junit import render_junit
-from driftwatch.formats.markdown import MAX_CHARS, render_markdown
+from driftwatch.render.junit import render_junit
+from driftwatch.render.markdown import MAX_CHARS, render_markdown
 from driftwatch.report import Category, SchemaResult
 from driftwatch.revisions import PendingRevision, RevisionStateKind
 from tests.unit.test_render import NOW, finding, report, revision, target

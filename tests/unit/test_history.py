@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from driftwatch.findings import Attribution, Finding, FindingKind
-from driftwatch.history import (
+from driftwatch.history.entries import (
     LISTED_PER_CHECK,
     MAX_AGE,
     MAX_ENTRIES,

@@ -35,7 +35,7 @@ from driftwatch.notify.messages import (
     render,
     webhook_json,
 )
-from driftwatch.render import target_json
+from driftwatch.render.document import target_json
 from driftwatch.report import DEFAULT_FAIL_ON, SchemaResult
 from tests.support.tools import readme_section
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good

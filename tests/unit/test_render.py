@@ -10,7 +10,8 @@ import pytest
 
 from driftwatch.compare.baseline import Baseline, BaselineEntry, Exact
 from driftwatch.findings import Finding, FindingKind
-from driftwatch.render import JSON_SCHEMA_VERSION, render_json, render_text
+from driftwatch.render.document import JSON_SCHEMA_VERSION, render_json
+from driftwatch.render.text import render_text
 from driftwatch.report import Category, CheckKind, Report, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
 

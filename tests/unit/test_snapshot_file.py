@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.snapshot import Column, Index, PrimaryKey, Scope, Snapshot, Table
-from driftwatch.snapshot_file import (
+from driftwatch.expected.snapshot_file import (
     SnapshotFile,
     SnapshotFileError,
     check_writable,
@@ -19,6 +18,7 @@ from driftwatch.snapshot_file import (
     snapshot_text,
     write_snapshot_file,
 )
+from driftwatch.snapshot import Column, Index, PrimaryKey, Scope, Snapshot, Table
 
 SNAPSHOT = Snapshot(
     dialect="postgresql",

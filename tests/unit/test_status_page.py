@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 from driftwatch.findings import Attribution, Finding, FindingKind
-from driftwatch.history import Entry, Event, FindingFact
+from driftwatch.history.entries import Entry, Event, FindingFact
 from driftwatch.notify.target import TargetState
 from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind

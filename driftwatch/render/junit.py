@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 from driftwatch.bounds import FINDINGS_LISTED, clip, first
 from driftwatch.findings import Finding
-from driftwatch.render import target_text
+from driftwatch.render.text import target_text
 from driftwatch.report import Category, Report, TargetReport, fails
 
 # XML 1.0 has no way to write these, escaped or not

@@ -1,117 +1,16 @@
-"""Reports as text for people and JSON for programs. The JSON layout is a public contract."""
+"""Reports as text for people: `check`'s default output; its words are the status page's
+and the history's too (FINDING_SIDES, FINDING_GROUPS, revision_headline)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from itertools import groupby
-from typing import Any
 
-from driftwatch import __version__
 from driftwatch.bounds import FINDINGS_LISTED, first, listing
-from driftwatch.compare.baseline import BaselineEntry, entry_document
+from driftwatch.compare.baseline import BaselineEntry
 from driftwatch.findings import Attribution, Finding
 from driftwatch.report import DEFAULT_FAIL_ON, Category, Report, SchemaResult, Status, TargetReport
 from driftwatch.revisions import RevisionState, RevisionStateKind
-
-# 2: findings carry `attribution` and `revision`; `in_sync` means no drift (pending and
-# unmigrated findings are listed but are not drift); `counts_by_attribution`. Added within 2:
-# the schema's `status` ("compared" or "not_compared", why in `skipped_reason`)
-JSON_SCHEMA_VERSION = 2
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "kind": finding.kind.value,
-        "severity": finding.severity.value,
-        "schema": finding.schema,
-        "table": finding.table,
-        "name": finding.name,
-        "expected": finding.expected,
-        "actual": finding.actual,
-        "message": finding.message,
-        "attribution": finding.attribution.value,
-        "revision": finding.revision,
-        "fix": finding.fix,
-    }
-
-
-def revision_json(state: RevisionState) -> dict[str, Any]:
-    # the database's rows are listed up to a bound: a version table may hold anything
-    heads, heads_omitted = first(state.database_heads or ())
-    unknown, unknown_omitted = first(state.unknown)
-    return {
-        "state": state.kind.value,
-        "in_sync": state.in_sync,
-        "database_heads": None if state.database_heads is None else list(heads),
-        "database_heads_omitted": heads_omitted,
-        "script_heads": list(state.script_heads),
-        "pending": [{"revision": p.revision, "message": p.message} for p in state.pending],
-        "unknown": list(unknown),
-        "unknown_omitted": unknown_omitted,
-    }
-
-
-def schema_json(schema: SchemaResult) -> dict[str, Any]:
-    # `counts` counts every finding; the lists stop at a bound and say how many they left out
-    findings, findings_omitted = first(schema.findings, FINDINGS_LISTED)
-    accepted, accepted_omitted = first(schema.accepted, FINDINGS_LISTED)
-    return {
-        "status": "compared" if schema.compared else "not_compared",
-        "compared": schema.compared,
-        "in_sync": schema.in_sync if schema.compared else None,
-        "skipped_reason": schema.skipped_reason,
-        "compared_at": _time(schema.compared_at),
-        "method": schema.method,
-        "notes": list(schema.notes),
-        "counts": schema.counts_by_kind(),
-        "counts_by_attribution": schema.counts_by_attribution(),
-        "findings": [finding_json(f) for f in findings],
-        "findings_omitted": findings_omitted,
-        "accepted": [{**finding_json(a.finding), "reason": a.reason} for a in accepted],
-        "accepted_omitted": accepted_omitted,
-        "baseline_unmatched": [entry_document(e) for e in schema.baseline_unmatched],
-    }
-
-
-def target_json(report: TargetReport, fail_on: frozenset[Category]) -> dict[str, Any]:
-    return {
-        "name": report.target,
-        "url": report.url,
-        "dialect": report.dialect,
-        "labels": dict(report.labels),
-        "status": report.status(fail_on).value,
-        "check_kind": None if report.check_kind is None else report.check_kind.value,
-        "started_at": _time(report.started_at),
-        "duration_seconds": round(report.duration_seconds, 6),
-        "error": report.problem(fail_on),
-        "revision": None if report.revision is None else revision_json(report.revision),
-        "schema": None if report.schema is None else schema_json(report.schema),
-    }
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "driftwatch_version": __version__,
-        "generated_at": _time(report.generated_at),
-        "fail_on": sorted(c.value for c in report.fail_on),
-        "status": report.status().value,
-        "exit_code": int(report.exit_code()),
-        "targets": [target_json(t, report.fail_on) for t in report.targets],
-    }
-
-
-def render_json(report: Report) -> str:
-    return json.dumps(report_json(report), indent=2, sort_keys=False)
-
-
-# --- text -----------------------------------------------------------------------------
 
 STATUS_WORDS = {
     Status.IN_SYNC: "IN SYNC",
@@ -151,14 +50,14 @@ def _revision_lines(state: RevisionState) -> Iterator[str]:
 
 
 # what each side of a finding is, by attribution: (expected, actual)
-_SIDES = {
+FINDING_SIDES = {
     Attribution.DRIFT: ("migrations", "database"),
     Attribution.PENDING: ("at head", "now"),
     Attribution.UNMIGRATED: ("models", "migrations"),
     Attribution.UNATTRIBUTED: ("models", "database"),
 }
 # the report's order, drift first, and what each group means
-_GROUPS = (
+FINDING_GROUPS = (
     (Attribution.DRIFT, "drift: the database is not what its revision's migrations produce"),
     (Attribution.UNATTRIBUTED, "differences from the models (no replay: cause not known)"),
     (Attribution.PENDING, "pending: what the migrations not yet run will change"),
@@ -169,7 +68,7 @@ _SUMMARY_WORDS = {Attribution.UNATTRIBUTED: "schema difference(s)"}
 
 
 def _finding_line(finding: Finding) -> str:
-    expected_side, actual_side = _SIDES[finding.attribution]
+    expected_side, actual_side = FINDING_SIDES[finding.attribution]
     detail = []
     if finding.expected is not None:
         detail.append(f"{expected_side}: {finding.expected}")
@@ -230,12 +129,14 @@ def _schema_lines(schema: SchemaResult, kind: str | None) -> Iterator[str]:
         yield f"  schema    matches {expected}{also} ({how})"
     else:
         counts = schema.counts_by_attribution()
-        split = ", ".join(f"{counts[a.value]} {a.value}" for a, _ in _GROUPS if a.value in counts)
+        split = ", ".join(
+            f"{counts[a.value]} {a.value}" for a, _ in FINDING_GROUPS if a.value in counts
+        )
         split = "" if set(counts) == {Attribution.UNATTRIBUTED.value} else f": {split}"
         yield f"  schema    {count} difference{'s' if count != 1 else ''}{split}{also} ({how})"
     for note in schema.notes:
         yield f"            note: {note}"
-    for attribution, meaning in _GROUPS:
+    for attribution, meaning in FINDING_GROUPS:
         group = [f for f in schema.findings if f.attribution is attribution]
         if group and attribution is not Attribution.UNATTRIBUTED:
             yield f"  {meaning}"
@@ -264,7 +165,7 @@ def _summary(report: TargetReport, status: Status, fail_on: frozenset[Category])
             counts = report.schema.counts_by_attribution()
             parts.extend(
                 f"{counts[a.value]} {_SUMMARY_WORDS.get(a, a.value)}"
-                for a, _ in _GROUPS
+                for a, _ in FINDING_GROUPS
                 if a.value in counts
             )
         if report.not_compared() is not None:
@@ -306,12 +207,6 @@ def render_text(report: Report) -> str:
         )
     )
     return "\n".join(lines)
-
-
-# --- the same words elsewhere (status page, history) -----------------------------------
-
-FINDING_SIDES = _SIDES
-FINDING_GROUPS = _GROUPS
 
 
 def revision_headline(state: RevisionState) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from driftwatch.errors import ConfigError
-from driftwatch.history import HistoryError, TargetHistory, history_from_json
+from driftwatch.history.entries import HistoryError, TargetHistory, history_from_json
 
 log = logging.getLogger("driftwatch.history")
 

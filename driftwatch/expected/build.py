@@ -17,7 +17,6 @@ from pathlib import Path
 from sqlalchemy import MetaData
 
 from driftwatch import __version__
-from driftwatch.check import default_states
 from driftwatch.config.targets import Target
 from driftwatch.expected.every_revision import replay_every_revision
 from driftwatch.expected.models_key import models_key
@@ -25,7 +24,7 @@ from driftwatch.expected.prebuilt import publish, state_file
 from driftwatch.expected.prebuilt_manifest import Manifest
 from driftwatch.expected.scratch import ScratchUnavailableError
 from driftwatch.expected.sources import load_expected
-from driftwatch.expected.states import ReplayPlan, replay_plan, scripts_key
+from driftwatch.expected.states import ReplayPlan, default_states, replay_plan, scripts_key
 from driftwatch.snapshot import Snapshot
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from driftwatch.bounds import ITEM_CHARS, LISTED, clip, clip_optional, listing
 from driftwatch.findings import Finding
 from driftwatch.notify.target import TargetState
-from driftwatch.render import FINDING_SIDES
+from driftwatch.render.text import FINDING_SIDES
 from driftwatch.revisions import RevisionState
 
 MAX_ENTRIES = 500  # per target, newest kept

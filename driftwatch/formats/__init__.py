@@ -1,1 +1,0 @@
-"""Reports rendered for CI: JUnit XML for test dashboards, Markdown for pull requests. Pure."""

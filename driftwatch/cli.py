@@ -73,19 +73,33 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
 }
 
 
+_ERRORS = logging.getLogger("driftwatch.cli")
+
+
 class Console:
     """Where the CLI's error lines go: stderr, with every secret known so far masked."""
 
     def __init__(self) -> None:
         self.scrub: Scrubber = NO_KNOWN_SECRETS
+        self.json = False
 
     def learn(self, scrub: Scrubber) -> None:
         """Mask `scrub`'s secrets from now on, here and in every log record."""
         self.scrub = scrub
         mask_secrets_in_logs(scrub)
 
+    def log_as(self, fmt: str, *, verbose: bool) -> None:
+        """Once the settings are read: their `log_format` for the log and the error lines
+        (one JSON object per line with `json`, for a CronJob's log pipeline)."""
+        configure_logging(level="debug" if verbose else "warning", fmt=fmt)
+        mask_secrets_in_logs(self.scrub)
+        self.json = fmt == "json"
+
     def error(self, line: str) -> None:
-        print(self.scrub(line), file=sys.stderr)
+        if self.json:
+            _ERRORS.error(line.removeprefix("driftwatch: "))  # masked by the log's filter
+        else:
+            print(self.scrub(line), file=sys.stderr)
 
 
 def known_secrets(settings: Settings, targets: list[Target], args: argparse.Namespace) -> Scrubber:
@@ -221,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         "for a pull-request comment or a job summary",
     )
     check.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="stderr's log and error lines; json: one object per line (default: log_format)",
+    )
+    check.add_argument(
         "--fail-on",
         action="append",
         metavar="CATEGORIES",
@@ -262,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", metavar="HOST:PORT", help="default 0.0.0.0:9647")
     serve.add_argument("--interval", type=float, metavar="SECONDS", help="default 60")
     serve.add_argument("--log-format", choices=("text", "json"))
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        metavar="FILE",
+        help="TLS and basic auth in the Prometheus exporter-toolkit's web config format",
+    )
     serve.set_defaults(handler=run_serve)
 
     rules = commands.add_parser(
@@ -363,6 +389,7 @@ def _flags(args: argparse.Namespace) -> Flags:
             "interval_seconds": getattr(args, "interval", None),
             "log_format": getattr(args, "log_format", None),
             "log_level": "debug" if args.verbose else None,
+            "web_config_file": getattr(args, "web_config_file", None),
         },
         target={
             "url": args.url,
@@ -443,6 +470,7 @@ def _snapshot_to_compare(args: argparse.Namespace, targets: list[Target]) -> Sna
 def run_check(args: argparse.Namespace, console: Console) -> int:
     fail_on = parse_fail_on(args.fail_on)
     settings = load_settings(args.config, _flags(args))
+    console.log_as(settings.log_format, verbose=args.verbose)
     rewrite: Path | None = args.write_baseline
     # the baseline being written replaces the configured one, which need not exist yet
     targets = build_targets(settings, names=tuple(args.target), read_baselines=rewrite is None)

@@ -272,6 +272,9 @@ class Settings(BaseSettings):
     basic_auth_username: str | None = None
     basic_auth_password: SecretStr | None = None
     basic_auth_password_file: Path | None = None
+    # the exporter-toolkit's format (serve.web_config): TLS, client certificates, bcrypt
+    # users, response headers; instead of the tls_* and basic_auth_* keys above
+    web_config_file: Path | None = None
     state_file: Path | None = None  # notifications' memory across restarts (notify.state_file)
     # expected states' snapshots (default: $XDG_CACHE_HOME/driftwatch or ~/.cache/driftwatch)
     cache_dir: Path | None = None
@@ -314,4 +317,9 @@ class Settings(BaseSettings):
         has_password = self.basic_auth_password or self.basic_auth_password_file
         if bool(self.basic_auth_username) != bool(has_password):
             raise ValueError("basic_auth_username needs basic_auth_password(_file), and back")
+        if self.web_config_file is not None and (self.tls_cert_file or self.basic_auth_username):
+            raise ValueError(
+                "give web_config_file or the tls_* and basic_auth_* keys, not both "
+                "(the web config file holds TLS and its users itself)"
+            )
         return self

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber, basic_auth_password
 from driftwatch.config.settings import Settings
@@ -30,16 +30,45 @@ from driftwatch.live.observe import make_engine
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.notifications import Notifications
 from driftwatch.notify.state_file import StateFile
+from driftwatch.serve.auth import HashedCredentials, PlainCredentials
 from driftwatch.serve.history import HistoryKeeper
 from driftwatch.serve.http import HttpOptions, parse_listen, start_http, web_app
 from driftwatch.serve.metrics import DriftCollector, NotificationCollector
 from driftwatch.serve.scheduler import Scheduler
+from driftwatch.serve.web_config import read_web_config
 
 # the daemon's start and stop lines have always come from this logger; log readers know it
 log = logging.getLogger("driftwatch.daemon")
 
 Listen = Callable[[AsyncExitStack, web.Application], Awaitable[None]]
 """Serves the endpoints until the stack closes (tests pass aiohttp's TestServer)."""
+
+
+def http_options(settings: Settings, *, host: str, port: int) -> HttpOptions:
+    """TLS and basic auth from the web config file, or from the settings' own keys."""
+    if settings.web_config_file is not None:
+        web = read_web_config(settings.web_config_file)
+        return HttpOptions(
+            host=host,
+            port=port,
+            tls_cert_file=web.tls_cert_file,
+            tls_key_file=web.tls_key_file,
+            client_auth=web.client_auth,
+            client_ca_file=web.client_ca_file,
+            min_version=web.min_version,
+            max_version=web.max_version,
+            headers=web.headers,
+            credentials=HashedCredentials(web.users) if web.users else None,
+        )
+    password = basic_auth_password(settings)
+    user = settings.basic_auth_username
+    return HttpOptions(
+        host=host,
+        port=port,
+        tls_cert_file=settings.tls_cert_file,
+        tls_key_file=settings.tls_key_file,
+        credentials=PlainCredentials(user, password) if user and password else None,
+    )
 
 
 class ServeApp:
@@ -57,14 +86,7 @@ class ServeApp:
                 PrebuiltDirs().current(target)
         self.notifications = _notifications(settings, targets)
         host, port = parse_listen(settings.listen)
-        self.http = HttpOptions(
-            host=host,
-            port=port,
-            tls_cert_file=settings.tls_cert_file,
-            tls_key_file=settings.tls_key_file,
-            basic_auth_username=settings.basic_auth_username,
-            basic_auth_password=basic_auth_password(settings),
-        )
+        self.http = http_options(settings, host=host, port=port)
         # opened here (no connection yet), closed by the stack `start` is given
         self._expected_states = default_states(settings.cache_dir)
         self._engines = {target.name: make_engine(target) for target in targets}
@@ -97,6 +119,11 @@ class ServeApp:
         )
         if self.notifications.notifiers:
             self.registry.register(NotificationCollector(self.notifications.stats))
+        # what every exporter exports about itself: process_* (CPU, memory, open files),
+        # python_info, python_gc_*
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     async def start(self, stack: AsyncExitStack, *, listen: Listen | None = None) -> None:
         """Run engines, HTTP server (`listen`, by default the configured address within the

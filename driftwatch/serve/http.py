@@ -7,19 +7,18 @@ probes stay open (they say nothing about the databases) so orchestrators need no
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import ssl
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Middleware
+from aiohttp.web import ContentCoding
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
@@ -27,6 +26,7 @@ from driftwatch.errors import ConfigError
 from driftwatch.history.entries import entry_json
 from driftwatch.render.document import report_json
 from driftwatch.report import Report
+from driftwatch.serve.auth import Credentials, basic_auth
 from driftwatch.serve.history import HistoryKeeper
 from driftwatch.serve.listener import (
     TIMEOUT_SECONDS,
@@ -52,8 +52,12 @@ class HttpOptions:
     port: int
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    basic_auth_username: str | None = None
-    basic_auth_password: str | None = None
+    client_auth: ssl.VerifyMode = ssl.CERT_NONE  # client certificates (web config file)
+    client_ca_file: Path | None = None
+    min_version: ssl.TLSVersion | None = None
+    max_version: ssl.TLSVersion | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # added to every response
+    credentials: Credentials | None = None  # basic auth on all but OPEN_PATHS
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -65,30 +69,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _basic_auth(username: str, password: str) -> Middleware:
-    expected = f"{username}:{password}".encode()
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
-            return await handler(request)
-        header = request.headers.get("Authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        try:
-            given = base64.b64decode(encoded, validate=True) if scheme.lower() == "basic" else b""
-        except (binascii.Error, ValueError):
-            given = b""
-        if not hmac.compare_digest(given, expected):
-            return web.Response(
-                status=401,
-                text="authentication required\n",
-                headers={"WWW-Authenticate": 'Basic realm="driftwatch"'},
-            )
-        return await handler(request)
-
-    return middleware
-
-
+# the status page: no script, no asset from elsewhere, not cached, not framed
 _PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -112,14 +93,21 @@ def web_app(
     """The endpoints, reading the scheduler's target states, `history` and `registry` at
     request time."""
     middlewares: list[Middleware] = []
-    if options.basic_auth_username and options.basic_auth_password:
-        middlewares.append(_basic_auth(options.basic_auth_username, options.basic_auth_password))
+    if options.credentials is not None:
+        middlewares.append(basic_auth(options.credentials, OPEN_PATHS))
     app = web.Application(middlewares=middlewares)
+    if options.headers:
+        headers = dict(options.headers)
+
+        async def add_headers(_request: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(headers)
+
+        app.on_response_prepare.append(add_headers)
 
     async def metrics(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         body = encoder(registry)
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        return _compressed(request, web.Response(body=body, headers={"Content-Type": content_type}))
 
     async def healthz(_request: web.Request) -> web.Response:
         if scheduler.alive():
@@ -132,12 +120,15 @@ def web_app(
             return web.Response(text="ready\n")
         return web.Response(status=503, text=f"not checked yet: {', '.join(waiting)}\n")
 
-    async def report(_request: web.Request) -> web.Response:
+    async def report(request: web.Request) -> web.Response:
         latest = Report(targets=tuple(scheduler.latest_reports()), generated_at=datetime.now(UTC))
         document = report_json(latest)
         for target in document["targets"]:
             target["history"] = [entry_json(e) for e in history.entries(target["name"])]
-        return web.Response(text=json.dumps(document, indent=2), content_type="application/json")
+        response = web.Response(
+            text=json.dumps(document, indent=2), content_type="application/json"
+        )
+        return _compressed(request, response)
 
     async def fleet(_request: web.Request) -> web.Response:
         return _html(fleet_page(scheduler.snapshot(), now=datetime.now(UTC)))
@@ -158,14 +149,29 @@ def web_app(
     return app
 
 
+def _compressed(request: web.Request, response: web.Response) -> web.Response:
+    """`response` gzipped where the client accepts it (a scrape of thousands of series)."""
+    response.headers["Vary"] = "Accept-Encoding"
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        response.enable_compression(ContentCoding.gzip)
+    return response
+
+
 def _ssl_context(options: HttpOptions) -> ssl.SSLContext | None:
     if options.tls_cert_file is None or options.tls_key_file is None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(options.tls_cert_file, options.tls_key_file)
+        if options.client_ca_file is not None:
+            context.load_verify_locations(cafile=options.client_ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None
+    context.verify_mode = options.client_auth
+    if options.min_version is not None:
+        context.minimum_version = options.min_version
+    if options.max_version is not None:
+        context.maximum_version = options.max_version
     return context
 
 

@@ -166,11 +166,11 @@ def test_upgrade_and_out_of_band_change_show_within_an_interval(
         assert daemon.series("driftwatch_schema_drift_objects", target="cp") == {}
         assert daemon.series("driftwatch_schema_drift_table", target="cp") == {}
         altered = events_logged(daemon.log())[len(upgraded) :]
-        # one log line per change: the pending migration's index is drift until it is applied;
-        # a tick that read the revision just before the upgrade's commit and the schema just
-        # after it says drift_gone one tick before in_sync, so the order of those two is free
-        assert upgraded[:2] == ["behind", "drift_appeared"]
-        assert sorted(upgraded[2:]) == ["drift_gone", "in_sync"]
+        # one log line per change: the pending migration's index is pending, not drift (the
+        # log judges as the alerts do); a tick that read the version table on both sides of
+        # the upgrade's commit says migrating before the next says in sync
+        assert upgraded[0] == "behind" and upgraded[-1] == "in_sync", upgraded
+        assert set(upgraded[1:-1]) <= {"migrating"}, upgraded
         assert altered == ["drift_appeared", "drift_gone"]
         assert daemon.terminate() == 0
 

@@ -133,10 +133,11 @@ def serve(
     env: Mapping[str, str] | None = None,
     open_files: int | None = None,
     tls_ca: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Iterator[Daemon]:
     """Start `driftwatch serve --config <config>` and wait until /healthz answers; with
     `open_files`, under that open-file limit (systemd's default is 1024); with `tls_ca`, speak
-    HTTPS to it, trusting that certificate."""
+    HTTPS to it, trusting that certificate, and with `client_cert` (certificate, key) show it."""
     port = free_port()
     log_path = tmp_path / f"daemon-{port}.log"
     command = [sys.executable, "-m", "driftwatch", "serve", "--config", str(config)]
@@ -153,6 +154,8 @@ def serve(
             env={**os.environ, **(env or {})},
         )
     tls = None if tls_ca is None else ssl.create_default_context(cafile=str(tls_ca))
+    if tls is not None and client_cert is not None:
+        tls.load_cert_chain(*client_cert)
     daemon = Daemon(process, port, log_path, tls)
     try:
         daemon.wait_for("/healthz", lambda: _answers(daemon), timeout=30)

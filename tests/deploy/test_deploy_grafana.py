@@ -5,20 +5,29 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from driftwatch.serve.metric_specs import METRICS
+from tests.support.dashboard import (
+    GRAFANA_DIR,
+    LABELS,
+    TARGET_FILTER,
+    TARGET_LABELS,
+    all_panels,
+    dashboard,
+    per_target_queries,
+    queries,
+    reads_label,
+    variable_query,
+    variables,
+    with_values,
+)
 from tests.support.tools import REPO_ROOT, promql_metric_names, promtool_path
 
-GRAFANA_DIR = REPO_ROOT / "deploy" / "grafana"
-DASHBOARD = GRAFANA_DIR / "driftwatch.json"
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
-LABELS = {spec.name: set(spec.labels) for spec in METRICS}
 # labels Prometheus attaches to every scraped series
 SCRAPE_LABELS = {"instance", "job"}
 # variables Grafana defines itself
@@ -35,36 +44,9 @@ BUILTIN_VARIABLES = {
 }
 VARIABLE_USE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)\s*(\{[^}]*\})?")
-LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][\w:]*)\s*,\s*(\w+)\s*\)$")
-
-
-def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
-
-
-def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Every panel, including those nested in (collapsed) rows."""
-    for panel in panels:
-        yield panel
-        yield from all_panels(panel.get("panels", []))
-
-
-def queries() -> list[tuple[str, dict[str, Any]]]:
-    """(panel title/refId, query target) for every query of every panel."""
-    return [
-        (f"{panel['title']}/{target['refId']}", target)
-        for panel in all_panels(dashboard()["panels"])
-        for target in panel.get("targets", [])
-    ]
-
-
-def variables() -> dict[str, dict[str, Any]]:
-    return {variable["name"]: variable for variable in dashboard()["templating"]["list"]}
-
-
-def variable_query(variable: dict[str, Any]) -> str:
-    query = variable["query"]
-    return str(query["query"] if isinstance(query, dict) else query)
+LABEL_VALUES = re.compile(r"^label_values\(\s*([a-zA-Z_:][\w:]*)\s*(\{[^}]*\})?\s*,\s*(\w+)\s*\)$")
+REPOSITORY_URL = "https://github.com/driftwatch/driftwatch/blob/main/"
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 def test_dashboard_provisions_from_a_file() -> None:
@@ -102,14 +84,21 @@ def test_every_panel_and_query_uses_the_datasource_variable() -> None:
 
 
 def test_the_overview_sections_exist() -> None:
-    """The fleet overview stats, revision table, drift by kind, per-table drift, freshness."""
+    """The fleet overview stats, revision table, drift by kind, per-table drift, attribution,
+    freshness and notifications."""
     panels = list(all_panels(dashboard()["panels"]))
     types = {panel["title"]: panel["type"] for panel in panels}
-    assert {"Fleet overview", "Revisions", "Schema drift", "Checks"} <= {
-        title for title, kind in types.items() if kind == "row"
-    }
+    rows = {"Fleet overview", "Revisions", "Schema drift", "Attribution", "Checks"}
+    assert rows | {"Notifications"} <= {title for title, kind in types.items() if kind == "row"}
     for title in ("In sync", "Behind", "With drift", "Failing"):
         assert types[title] == "stat", title
+    for attribution in ("Drift", "Pending", "Unmigrated", "Unattributed"):
+        assert types[f"{attribution} differences"] == "stat", attribution
+    assert types["Differences per target and attribution"] == "table"
+    assert types["Differences by target and attribution"] == "timeseries"
+    assert types["Notification queue"] == "timeseries"
+    assert types["Notification deliveries"] == "timeseries"
+    assert types["Notifications failed"] == types["Notifications dropped"] == "stat"
     exprs = " ".join(target["expr"] for _, target in queries())
     for needle in (
         "driftwatch_revision_info",
@@ -118,6 +107,14 @@ def test_the_overview_sections_exist() -> None:
         "driftwatch_schema_drift_table",
         "driftwatch_check_duration_seconds",
         "time() - max by (target) (driftwatch_last_success_timestamp_seconds",
+        "sum by (target, attribution) (max by (target, kind, attribution) "
+        "(driftwatch_schema_drift_objects",
+        "driftwatch_notifications_queue_length",
+        "driftwatch_notifications_queue_capacity",
+        "driftwatch_notifications_sent_total",
+        "driftwatch_notifications_failed_total",
+        "driftwatch_notifications_dropped_total",
+        "driftwatch_notifications_errors_total",
     ):
         assert needle in exprs, needle
 
@@ -126,14 +123,37 @@ def test_the_overview_sections_exist() -> None:
 def test_query_reads_contract_metrics_filtered_by_target(
     where: str, target: dict[str, Any]
 ) -> None:
-    """Metrics exist in METRIC_NAMES; those with a target label are filtered by $target."""
+    """Metrics exist in the contract; those with a target label are filtered by $target,
+    those with a notifier label by $notifier."""
     expr = target["expr"]
     used = promql_metric_names(expr)
     assert used, f"{where}: no metric in {expr!r}"
     assert used <= set(LABELS), f"{where}: unknown metrics {sorted(used - set(LABELS))}"
     for name, selector in SELECTOR.findall(expr):
-        if name in used and "target" in LABELS[name]:
-            assert 'target=~"$target"' in selector, f"{where}: {name} not filtered by $target"
+        for label in ("target", "notifier"):
+            if name in used and label in LABELS[name]:
+                wanted = f'{label}=~"${label}"'
+                assert wanted in selector, f"{where}: {name} not filtered by ${label}"
+
+
+@pytest.mark.parametrize(
+    ("where", "expr"), per_target_queries(), ids=[where for where, _ in per_target_queries()]
+)
+def test_per_target_query_keeps_the_targets_the_label_variables_select(
+    where: str, expr: str
+) -> None:
+    """Every query of per-target metrics goes through the one target_info filter that
+    applies $team and $env (test_grafana_queries proves what it keeps)."""
+    assert TARGET_FILTER in expr, f"{where}: not filtered by the target's labels"
+
+
+def test_per_target_and_notifier_panels_are_apart() -> None:
+    """A panel reads per-target metrics or the notifiers', never both (the label variables
+    do not apply to notifiers, which serve every target)."""
+    for panel in all_panels(dashboard()["panels"]):
+        exprs = [target["expr"] for target in panel.get("targets", [])]
+        kinds = {label for e in exprs for label in ("target", "notifier") if reads_label(e, label)}
+        assert len(kinds) <= 1, panel["title"]
 
 
 @pytest.mark.parametrize(("where", "target"), queries(), ids=[where for where, _ in queries()])
@@ -156,45 +176,55 @@ def test_variables_are_defined_before_use() -> None:
     board = dashboard()
     text = json.dumps([board["panels"], board["templating"]])
     used = {next(name for name in match if name) for match in VARIABLE_USE.findall(text)}
-    assert {"datasource", "target"} <= used
+    assert {"datasource", "target", "team", "env", "notifier"} <= used
     unknown = used - set(variables()) - BUILTIN_VARIABLES
     assert not unknown, f"undefined variables: {sorted(unknown)}"
 
 
-def test_datasource_and_target_variables() -> None:
-    """A Prometheus datasource picker, and a multi-value target list with All."""
+def test_datasource_and_filter_variables() -> None:
+    """A Prometheus datasource picker; team and env lists from the targets' labels; a target
+    list narrowed by them; a notifier list. Each multi-value, with an All that is `.*`, so a
+    target without a team or env label still shows under All."""
     found = variables()
+    assert list(found) == ["datasource", "team", "env", "target", "notifier"]
     datasource = found["datasource"]
     assert datasource["type"] == "datasource"
     assert datasource["query"] == "prometheus"
-    target = found["target"]
-    assert target["type"] == "query"
-    assert target["datasource"] == DATASOURCE_REF
-    assert variable_query(target) == "label_values(driftwatch_check_success, target)"
-    assert target["multi"] is True
-    assert target["includeAll"] is True
+    queries_of = {
+        "team": "label_values(driftwatch_target_info, team)",
+        "env": "label_values(driftwatch_target_info, env)",
+        "target": 'label_values(driftwatch_target_info{team=~"$team", env=~"$env"}, target)',
+        "notifier": "label_values(driftwatch_notifications_queue_capacity, notifier)",
+    }
+    assert set(TARGET_LABELS) < set(queries_of)
+    for name, query in queries_of.items():
+        variable = found[name]
+        assert variable["type"] == "query", name
+        assert variable["datasource"] == DATASOURCE_REF, name
+        assert variable_query(variable) == query
+        assert variable["multi"] is True, name
+        assert variable["includeAll"] is True, name
+        assert variable["allValue"] == ".*", name
 
 
 def test_variable_queries_read_contract_metrics() -> None:
-    """label_values(metric, label) names a metric of the contract and one of its labels."""
+    """label_values(metric{...}, label) names a metric of the contract and its labels."""
     for variable in variables().values():
         if variable["type"] != "query":
             continue
         match = LABEL_VALUES.match(variable_query(variable))
         assert match, f"unexpected variable query {variable_query(variable)!r}"
-        metric, label = match.groups()
-        assert label in LABELS[metric], (metric, label)
+        metric, selector, label = match.groups()
+        matched = set(re.findall(r"(\w+)\s*=~", selector or ""))
+        assert {label} | matched <= LABELS[metric], (metric, label, matched)
 
 
 def test_queries_are_valid_promql(tmp_path: Path) -> None:
     """promtool parses every panel query (variables replaced by sample values)."""
-    samples = {"$target": ".*", "$__rate_interval": "5m"}
-    rules = []
-    for index, (_, target) in enumerate(queries()):
-        expr = target["expr"]
-        for variable, value in samples.items():
-            expr = expr.replace(variable, value)
-        rules.append({"record": f"dashboard:query_{index}", "expr": expr})
+    rules = [
+        {"record": f"dashboard:query_{index}", "expr": with_values(target["expr"])}
+        for index, (_, target) in enumerate(queries())
+    ]
     rules_file = tmp_path / "dashboard.rules.yml"
     rules_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = subprocess.run(
@@ -219,3 +249,28 @@ def test_provisioning_files() -> None:
     )
     assert datasources["apiVersion"] == 1
     assert {source["type"] for source in datasources["datasources"]} == {"prometheus"}
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_into_the_repository_name_files_and_sections_that_exist() -> None:
+    """Dashboard and panel links to the repository's files (the runbook) resolve: the file
+    exists and the #anchor is one of its headings."""
+    board = dashboard()
+    links = [
+        *board["links"],
+        *(link for p in all_panels(board["panels"]) for link in p.get("links", [])),
+    ]
+    ours = [link["url"] for link in links if link["url"].startswith(REPOSITORY_URL)]
+    assert any("#" in url for url in ours), "no link into a runbook section"
+    for url in ours:
+        path, _, anchor = url.removeprefix(REPOSITORY_URL).partition("#")
+        file = REPO_ROOT / path
+        assert file.is_file(), url
+        if anchor:
+            prose = FENCE.sub("", file.read_text(encoding="utf-8"))
+            headings = re.findall(r"^#+ (.+)$", prose, re.MULTILINE)
+            assert anchor in {github_anchor(h) for h in headings}, url

@@ -205,7 +205,7 @@ class Change:
 
     @property
     def word(self) -> str:
-        """The log line's `event` value (the README lists them)."""
+        """The log line's `event` value (docs/metrics.md lists them)."""
         if self.revision is not None:
             return "in_sync" if self.revision is RevisionStateKind.AT_HEAD else self.revision.value
         return _LOG_WORDS[(self.condition, self.move)]

@@ -4,8 +4,8 @@ Pure: a `Transition` is rendered once, when it is queued, into a `Message` holdi
 its receiver gets; `encode` turns messages into a request body (for Alertmanager, stamping a
 firing alert's `endsAt` at the send time). A queued message is thus plain data, which the
 state file can keep across a restart. The generic webhook body is a public contract,
-versioned by `WEBHOOK_SCHEMA_VERSION` and documented in the README; breaking it needs a new
-version.
+versioned by `WEBHOOK_SCHEMA_VERSION` and documented in docs/notifications.md; breaking it
+needs a new version.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's Deploying section and docs/runbook.md: config snippets load, paths exist."""
+"""docs/deploying.md and the other docs: config snippets load, the paths they name exist."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from driftwatch.config.loading import load_settings
-from tests.support.tools import REPO_ROOT, readme_section
+from tests.support.tools import REPO_ROOT, doc_text, documentation_files
 
-DEPLOYING = readme_section("Deploying")
-RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
+DEPLOYING = doc_text("deploying.md")
 # `kubectl exec deploy/<name>` names a Deployment, not a path of the repository
 KUBECTL_DEPLOYMENTS = {"deploy/driftwatch", "deploy/control-plane"}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -27,7 +26,7 @@ TOML_SNIPPETS = blocks(DEPLOYING, "toml")
 
 
 def test_deploying_has_one_section_per_run_mode() -> None:
-    headings = re.findall(r"^### (.+)$", DEPLOYING, re.MULTILINE)
+    headings = re.findall(r"^## (.+)$", DEPLOYING, re.MULTILINE)
     for mode in ("sidecar", "central daemon", "CronJob"):
         assert any(mode in heading for heading in headings), mode
     assert any("Alert rules" in heading for heading in headings)
@@ -64,8 +63,9 @@ def test_toml_snippets_match_the_shipped_configmaps() -> None:
 
 
 def test_paths_the_docs_name_exist() -> None:
-    """deploy/... and docs/... paths mentioned in the guide and runbook are in the repository."""
-    for name, text in (("README", DEPLOYING), ("runbook", RUNBOOK.read_text(encoding="utf-8"))):
+    """deploy/... and docs/... paths mentioned in the README and docs/ are in the repository."""
+    for doc in documentation_files():
+        name, text = doc.name, doc.read_text(encoding="utf-8")
         for path in set(re.findall(r"\b((?:deploy|docs)/[\w./*-]*[\w*])", text)):
             if path in KUBECTL_DEPLOYMENTS:
                 continue

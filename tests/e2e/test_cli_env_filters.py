@@ -1,5 +1,6 @@
 """`driftwatch check --include-object/--include-name` as a user runs it: the console script
-in a project whose env.py filters live in an importable module (as the README shows)."""
+in a project whose env.py filters live in an importable module (as docs/configuration.md
+shows)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 The project here is the shop with its own env.py, which passes `include_object` (skip
 tables named `legacy_*`) and `include_name` (skip the table `scratch_notes` and, on
 PostgreSQL, the schema `archive`) to alembic; the filters live in an importable module, as
-the README recommends. The database holds such objects that no model defines: alembic's
-own check is clean, and so is driftwatch's, through the replay and through alembic.
+docs/configuration.md recommends. The database holds such objects that no model defines:
+alembic's own check is clean, and so is driftwatch's, through the replay and through alembic.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """The Control Plane's migrations, driven through the real `alembic` command as the migration
-guide uses it, against real databases: every check reads the database's state afterwards."""
+guide (docs/control-plane-migrations.md) uses it, against real databases: every check reads
+the database's state afterwards."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import CommandLine
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, make_url
@@ -35,6 +40,7 @@ from tests.support.servers import (
     new_database_name,
     unavailable,
 )
+from tests.support.tools import doc_text, inline_code_spans, shell_code_blocks
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config(REPO_ROOT / "alembic.ini"))
 # oldest first: base -> ... -> head
@@ -201,6 +207,57 @@ def test_history_has_several_small_steps() -> None:
     assert SCRIPTS.get_heads() == [REVISIONS[-1]]
     for older, newer in pairwise(REVISIONS):
         assert SCRIPTS.get_revision(newer).down_revision == older
+
+
+GUIDE = doc_text("control-plane-migrations.md")
+# `alembic ...` where a shell runs it: line start, a prompt, or after an environment assignment
+_ALEMBIC = re.compile(r"(?:^\s*|\$ |^[A-Z_]+=\S+ )alembic\s+([^#\n]*)", re.MULTILINE)
+
+
+def guide_alembic_commands() -> list[list[str]]:
+    """The argument lists the migration guide gives `alembic`, in code blocks and prose."""
+    found = []
+    flush = re.sub(r"^ +", "", GUIDE, flags=re.MULTILINE)  # fences indented in lists too
+    for snippet in [*shell_code_blocks(flush), *inline_code_spans(flush)]:
+        for match in _ALEMBIC.findall(snippet):
+            argv = shlex.split(match)
+            if ">" in argv:  # `--sql > pending.sql`: the shell's, not alembic's
+                argv = argv[: argv.index(">")]
+            if "..." not in argv:  # `alembic -c path/to/alembic.ini ...` elides the command
+                found.append(argv)
+    return found
+
+
+def test_guide_commands_are_alembics_and_name_real_revisions() -> None:
+    """Every `alembic` command line of docs/control-plane-migrations.md parses with alembic's
+    own command line, and every revision it names is one of the scripts (or a prefix of one)."""
+    commands = guide_alembic_commands()
+    assert ["upgrade", "head"] in commands
+    assert ["downgrade", "-1"] in commands
+    assert len(commands) >= 20
+    parser = CommandLine(prog="alembic").parser
+    for argv in commands:
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"alembic {shlex.join(argv)}: {errors.getvalue()}")
+        if argv[0] in {"upgrade", "downgrade", "stamp"}:
+            for part in argv[1].split(":"):
+                known = part in {"head", "base"} or re.fullmatch(r"[+-]\d+|<\w+>", part)
+                assert known or any(r.startswith(part) for r in REVISIONS), argv
+    named = set(re.findall(r"\b[0-9a-f]{12}\b", GUIDE))
+    assert named == set(REVISIONS), "the guide's history is the scripts' history"
+
+
+def test_guide_test_command_names_existing_files() -> None:
+    """The guide's own test command runs test files that exist (this one among them)."""
+    section = GUIDE[GUIDE.index("\n## Tests\n") :]
+    paths = re.findall(r"\btests/[\w/]+\.py\b", section)
+    assert "tests/integration/test_control_plane_migrations.py" in paths
+    for path in paths:
+        assert (REPO_ROOT / path).is_file(), path
 
 
 @pytest.mark.postgres

@@ -16,6 +16,7 @@ from pathlib import Path
 from tests.support.servers import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCS_DIR = REPO_ROOT / "docs"
 CACHE_BIN = REPO_ROOT / ".cache" / "bin"
 
 
@@ -156,3 +157,13 @@ def readme_section(title: str) -> str:
     start = text.index(f"\n## {title}\n") + 1
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
+
+
+def doc_text(name: str) -> str:
+    """The text of `docs/<name>`, where the README's details live."""
+    return (DOCS_DIR / name).read_text(encoding="utf-8")
+
+
+def documentation_files() -> list[Path]:
+    """The README and every page of docs/: what users read, and what doc tests scan."""
+    return [REPO_ROOT / "README.md", *sorted(DOCS_DIR.glob("*.md"))]

@@ -37,7 +37,7 @@ from driftwatch.notify.messages import (
 )
 from driftwatch.render.document import target_json
 from driftwatch.report import DEFAULT_FAIL_ON, SchemaResult
-from tests.support.tools import readme_section
+from tests.support.tools import doc_text
 from tests.unit.test_notify_conditions import AT_HEAD, BEHIND, ROGUE, at, failed, good
 
 NOW = at(3600)
@@ -293,10 +293,9 @@ def test_failure_reasons_never_contain_the_url() -> None:
     assert echoed == "bad hook <redacted> or <redacted>"
 
 
-def test_readme_examples_have_the_real_layout() -> None:
-    """The README's Alertmanager and webhook examples have exactly the keys that are sent."""
-    section = readme_section("`driftwatch serve`")
-    section = section[section.index("### Notifications") :]
+def test_documented_examples_have_the_real_layout() -> None:
+    """docs/notifications.md's Alertmanager and webhook examples have exactly the keys sent."""
+    section = doc_text("notifications.md")
     blocks = [json.loads(b) for lang, b in FENCE.findall(section) if lang == "json"]
     [am_example], hook_example = blocks
     t = transition(Condition.DRIFT)

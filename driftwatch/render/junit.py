@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 from driftwatch.bounds import FINDINGS_LISTED, clip, first
 from driftwatch.findings import Finding
-from driftwatch.render.text import target_text
+from driftwatch.render.text import finding_details, target_text
 from driftwatch.report import Category, Report, TargetReport, fails
 
 # XML 1.0 has no way to write these, escaped or not
@@ -47,12 +47,7 @@ def _outcome(case: ET.Element, tag: str, message: str, body: str | None = None) 
 
 def _finding_body(finding: Finding) -> str:
     lines = [finding.message]
-    if finding.expected is not None:
-        lines.append(f"expected: {finding.expected}")
-    if finding.actual is not None:
-        lines.append(f"actual: {finding.actual}")
-    if finding.revision is not None:
-        lines.append(f"revision: {finding.revision}")
+    lines += [f"{name}: {value}" for name, value in finding_details(finding)]
     if finding.fix is not None:
         lines.append(f"fix:\n{finding.fix}")
     return "\n".join(lines)

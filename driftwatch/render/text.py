@@ -67,15 +67,23 @@ FINDING_GROUPS = (
 _SUMMARY_WORDS = {Attribution.UNATTRIBUTED: "schema difference(s)"}
 
 
-def _finding_line(finding: Finding) -> str:
+def finding_details(finding: Finding) -> tuple[tuple[str, str], ...]:
+    """A finding's sides, each named as its attribution names it (`migrations`/`database`
+    for drift ...), then the revision that makes it: what every output shows of it."""
     expected_side, actual_side = FINDING_SIDES[finding.attribution]
-    detail = []
-    if finding.expected is not None:
-        detail.append(f"{expected_side}: {finding.expected}")
-    if finding.actual is not None:
-        detail.append(f"{actual_side}: {finding.actual}")
-    if finding.revision is not None:
-        detail.append(f"by {finding.revision}")
+    shown = (
+        (expected_side, finding.expected),
+        (actual_side, finding.actual),
+        ("by", finding.revision),
+    )
+    return tuple((name, value) for name, value in shown if value is not None)
+
+
+def _finding_line(finding: Finding) -> str:
+    detail = [
+        f"by {value}" if name == "by" else f"{name}: {value}"
+        for name, value in finding_details(finding)
+    ]
     name = finding.name or "(table)"
     return f"      {finding.kind.value:<20} {name:<28} {'; '.join(detail)}"
 

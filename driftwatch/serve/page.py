@@ -22,7 +22,11 @@ from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.findings import Finding
 from driftwatch.history.entries import Entry, time_text
 from driftwatch.notify.target import TargetState
-from driftwatch.render.text import FINDING_GROUPS, FINDING_SIDES, revision_headline
+from driftwatch.render.text import (
+    FINDING_GROUPS,
+    finding_details,
+    revision_headline,
+)
 from driftwatch.report import TargetReport
 
 REFRESH_SECONDS = 30  # the fleet page reloads itself (a meta refresh: no script)
@@ -295,19 +299,16 @@ def _findings_section(report: TargetReport | None) -> Iterator[str]:
 
 
 def _finding_card(finding: Finding) -> str:
-    expected_side, actual_side = FINDING_SIDES[finding.attribution]
     where = ".".join(p for p in (finding.schema, finding.table, finding.name) if p)
     rows = [
         f"<dt>kind</dt><dd>{_e(finding.kind.value)} "
         f'<span class="muted">{_e(finding.severity.value)}</span></dd>',
         f"<dt>object</dt><dd><code>{_e(where)}</code></dd>",
     ]
-    if finding.expected is not None:
-        rows.append(f"<dt>{expected_side}</dt><dd><code>{_e(finding.expected)}</code></dd>")
-    if finding.actual is not None:
-        rows.append(f"<dt>{actual_side}</dt><dd><code>{_e(finding.actual)}</code></dd>")
-    if finding.revision is not None:
-        rows.append(f"<dt>by</dt><dd><code>{_e(finding.revision)}</code></dd>")
+    rows += [
+        f"<dt>{_e(name)}</dt><dd><code>{_e(value)}</code></dd>"
+        for name, value in finding_details(finding)
+    ]
     fix = "" if finding.fix is None else f'<pre class="fix"><code>{_e(finding.fix)}</code></pre>'
     return (
         f'<div class="card finding"><div>{_e(finding.message)}</div>'

@@ -87,7 +87,7 @@ def test_junit_one_suite_per_target_one_case_per_finding() -> None:
     drift = prod[("driftwatch.prod.public.tasks", "extra_index ix_tasks_name")]
     assert outcome(drift) is Failure
     assert "DROP INDEX ix_tasks_name;" in drift.result[0].text
-    assert "actual: INDEX (name)" in drift.result[0].text
+    assert "database: INDEX (name)" in drift.result[0].text  # the sides named as in text
     # listed, but not what fails the gate by default
     pending = prod[("driftwatch.prod.public.audit_log", "missing_column actor")]
     assert outcome(pending) is Skipped

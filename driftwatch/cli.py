@@ -584,6 +584,7 @@ def run_rules(args: argparse.Namespace, _console: Console) -> int:
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST_SINCE = 100 * 365 * 86400  # longer reaches before any history (and year 1)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -593,9 +594,12 @@ def parse_duration(text: str) -> timedelta:
         value = float(number)
     except ValueError:
         value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise ConfigError(f"--since: {text!r} is not a duration such as 90s, 30m, 12h or 7d")
-    return timedelta(seconds=value * _DURATION_UNITS[unit])
+    seconds = value * _DURATION_UNITS[unit]
+    if not 0 <= seconds <= _LONGEST_SINCE:
+        raise ConfigError(
+            f"--since: {text!r} is not a duration such as 90s, 30m, 12h or 7d (at most 100 years)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def run_history(args: argparse.Namespace, console: Console) -> int:

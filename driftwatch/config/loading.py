@@ -111,7 +111,14 @@ def read_toml(path: Path) -> dict[str, Any]:
 # file paths in a config file are relative to the file, as a reader of the file expects;
 # folders of migration scripts may also be `package:path` resources, which stay as they are
 FILE_KEYS = {
-    "": ("tls_cert_file", "tls_key_file", "basic_auth_password_file", "state_file", "cache_dir"),
+    "": (
+        "tls_cert_file",
+        "tls_key_file",
+        "basic_auth_password_file",
+        "state_file",
+        "cache_dir",
+        "web_config_file",
+    ),
     "targets": (
         "alembic_ini",
         "url_file",

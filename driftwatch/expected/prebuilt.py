@@ -68,6 +68,11 @@ class Prebuilt:
     def describe(self) -> str:
         return self.manifest.describe(str(self.folder))
 
+    def loaded(self) -> dict[str, Snapshot]:
+        """The states read so far (a copy: other targets' checks may be adding to them)."""
+        with self._lock:
+            return dict(self._loaded)
+
     def state(self, digest: str) -> Snapshot:
         """The state file `digest`, read once and checked against its name."""
         with self._lock:
@@ -144,7 +149,7 @@ def read_prebuilt(folder: Path, *, dialect: str, previous: Prebuilt | None = Non
     kept: dict[str, Snapshot] = {}
     if previous is not None and previous.folder == folder:
         names = manifest.digests()
-        kept = {d: s for d, s in previous._loaded.items() if d in names}
+        kept = {d: s for d, s in previous.loaded().items() if d in names}
     build_id = hashlib.sha256(text.encode()).hexdigest()[:16]
     return Prebuilt(folder, manifest, build_id=build_id, loaded=kept)
 

@@ -169,7 +169,7 @@ class _Fields:
 
     def optional_digest(self, key: str) -> str | None:
         value = self.data.get(key)
-        if value is not None and (not isinstance(value, str) or not DIGEST.match(value)):
+        if value is not None and (not isinstance(value, str) or not DIGEST.fullmatch(value)):
             raise PrebuiltError(f"{self.origin}: {key} is not a SHA-256 digest")
         return value
 
@@ -191,7 +191,7 @@ def _revisions(
     for entry in raw:
         fields = _Fields(entry if isinstance(entry, dict) else {}, origin)
         rev = fields.text("revision")
-        if not REVISION.match(rev) or rev in revisions:
+        if not REVISION.fullmatch(rev) or rev in revisions:
             raise PrebuiltError(f"{origin}: revision {rev!r} is not an id, or is listed twice")
         parents = fields.strings("down_revisions")
         unknown = [p for p in parents if p not in revisions]

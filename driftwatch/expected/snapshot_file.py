@@ -140,12 +140,21 @@ def write_snapshot_file(path: Path, text: str) -> None:
         raise SnapshotFileError(f"--out: cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def replace_file(path: Path, text: str) -> None:
     """Replace `path` with `text`: a temporary file beside it, synced, renamed, and the
     folder synced; raises OSError."""
     folder = path.parent
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes it 0600; a snapshot or a published build holds no secret and is read
+        # by others (a daemon of another uid): the mode a plain open() would give
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -153,7 +153,7 @@ def settled(state: TargetState) -> bool:
     return state.last_good is not None and not state.last_good.migrating
 
 
-def _judged(good: TargetReport | None) -> dict[Condition, TargetReport]:
+def judged(good: TargetReport | None) -> dict[Condition, TargetReport]:
     """The revision and schema conditions a successful check shows (see present_conditions);
     the log lines judge by the same rules."""
     found: dict[Condition, TargetReport] = {}
@@ -187,7 +187,7 @@ def present_conditions(state: TargetState) -> dict[Condition, TargetReport]:
     behind its scripts differs from the models as a matter of course. Unmigrated findings
     (models no migration produces) count at any revision, like DriftwatchModelsUnmigrated.
     """
-    found = _judged(state.last_good) if settled(state) else {}
+    found = judged(state.last_good) if settled(state) else {}
     latest = state.latest
     if latest is not None and not latest.succeeded:
         found[Condition.CHECK_FAILING] = latest
@@ -224,7 +224,7 @@ _REVISION = None  # the key of the revision state among a log line's evidence
 def _logged(state: TargetState) -> dict[Condition | None, Hashable]:
     """What the log lines compare: whether the latest check failed, the revision state (kind
     and pending count) of the last good check, and the findings that show drift, judged as
-    the notifications judge it (`_judged`): a database behind its scripts logs its revision
+    the notifications judge it (`judged`): a database behind its scripts logs its revision
     moving, not its pending migrations' differences as drift."""
     found: dict[Condition | None, Hashable] = {}
     if state.latest is not None and not state.latest.succeeded:
@@ -232,7 +232,7 @@ def _logged(state: TargetState) -> dict[Condition | None, Hashable]:
     good = state.last_good
     if good is not None and good.revision is not None:
         found[_REVISION] = (good.revision.kind, len(good.revision.pending))
-    if Condition.DRIFT in _judged(good) and good is not None and good.schema is not None:
+    if Condition.DRIFT in judged(good) and good is not None and good.schema is not None:
         found[Condition.DRIFT] = frozenset(
             (f.kind.value, f.schema, f.table, f.name) for f in good.schema.drift
         )

@@ -24,12 +24,14 @@ MAX_CHARS = 60_000  # a GitHub comment holds 65,536 characters
 FINDINGS_SHOWN = 100  # per target; the rest are counted
 COMPACT_SHOWN = 20  # per target, without its fix SQL, where the full section does not fit
 CELL_CHARS = 200  # one cell of database origin
+ROWS_SHOWN = 100  # targets in the summary table (worst first); the rest are counted
 
 _STATUS = {
     Status.IN_SYNC: "✅ in sync",
     Status.OUT_OF_SYNC: "❌ out of sync",
     Status.ERROR: "⚠️ could not check",
 }
+_WORST = [Status.ERROR, Status.OUT_OF_SYNC, Status.IN_SYNC]
 _ORDER = (Attribution.DRIFT, Attribution.UNATTRIBUTED, Attribution.PENDING, Attribution.UNMIGRATED)
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 
@@ -145,6 +147,18 @@ def _target_section(
     yield ""
 
 
+def _rows(report: Report, statuses: list[Status]) -> list[str]:
+    """The summary table's rows, worst first, at most ROWS_SHOWN of them."""
+    worst_first = sorted(
+        zip(report.targets, statuses, strict=True), key=lambda pair: _WORST.index(pair[1])
+    )
+    shown, omitted = first(worst_first, ROWS_SHOWN)
+    rows = [_row(t, s) for t, s in shown]
+    if omitted:
+        rows.append(f"| and {omitted} more targets | | | | | |")
+    return rows
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown, at most MAX_CHARS characters."""
     statuses = [t.status(report.fail_on) for t in report.targets]
@@ -159,7 +173,7 @@ def render_markdown(report: Report) -> str:
         "",
         "| target | status | revision | drift | pending | unmigrated |",
         "| --- | --- | --- | ---: | ---: | ---: |",
-        *(_row(t, s) for t, s in zip(report.targets, statuses, strict=True)),
+        *_rows(report, statuses),
         "",
     ]
     out = "\n".join(head)

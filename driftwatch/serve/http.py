@@ -100,7 +100,12 @@ def web_app(
         headers = dict(options.headers)
 
         async def add_headers(_request: web.Request, response: web.StreamResponse) -> None:
-            response.headers.update(headers)
+            for name, value in headers.items():
+                if name in response.headers and name == "Content-Security-Policy":
+                    # the page's own policy stays; a browser enforces both
+                    response.headers.add(name, value)
+                else:
+                    response.headers[name] = value
 
         app.on_response_prepare.append(add_headers)
 

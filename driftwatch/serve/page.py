@@ -21,6 +21,7 @@ from driftwatch import __version__
 from driftwatch.bounds import FINDINGS_LISTED, first, listing
 from driftwatch.findings import Finding
 from driftwatch.history.entries import Entry, time_text
+from driftwatch.notify.conditions import Condition, judged
 from driftwatch.notify.target import TargetState
 from driftwatch.render.text import (
     FINDING_GROUPS,
@@ -88,7 +89,7 @@ def standing(state: TargetState) -> Standing:
         return Standing.WAITING
     if latest.problem() is not None:
         return Standing.FAILING
-    if good is not None and good.schema is not None and good.schema.drift:
+    if Condition.DRIFT in judged(good):  # as the alerts and the log lines judge it
         return Standing.DRIFT
     if good is not None and good.revision is not None and not good.revision.in_sync:
         return Standing.BEHIND

@@ -22,6 +22,7 @@ never quote a value.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,9 +59,12 @@ _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file"}
 _TLS_KEYS |= {"min_version", "max_version"}
 _TLS_REFUSED = {"cert", "key", "cipher_suites", "curve_preferences", "client_allowed_sans"}
 _TLS_REFUSED |= {"prefer_server_cipher_suites"}
-_HTTP_KEYS = {"headers", "http2"}
+_HTTP_KEYS = {"headers", "http2"}  # http2: false only (aiohttp serves HTTP/1.1)
 _TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
-_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+# a whole bcrypt hash: variant, cost (4-31; above MAX_COST refused: one check would take
+# seconds), 22 characters of salt and 31 of hash
+BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+MAX_COST = 14
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +188,8 @@ def _tls(section: Mapping[str, Any], base: Path, where: str) -> dict[str, Any]:
 
 def _headers(section: Mapping[str, Any], where: str) -> dict[str, str]:
     _known(section, _HTTP_KEYS, set(), where)
+    if section.get("http2") not in (None, False):
+        raise ConfigError(f"{where}: http2 is not supported by driftwatch (set it false)")
     headers = _mapping(section.get("headers") or {}, f"{where}: headers")
     for name, value in headers.items():
         if name not in ALLOWED_HEADERS:
@@ -201,11 +207,17 @@ def _users(section: Mapping[str, Any], where: str) -> dict[str, bytes]:
     for name, hashed in section.items():
         if not name or ":" in name:
             raise ConfigError(f"{where}: user name {name!r} is empty or holds ':'")
-        if not isinstance(hashed, str) or not hashed.startswith(_BCRYPT_PREFIXES):
+        found = BCRYPT.fullmatch(hashed) if isinstance(hashed, str) else None
+        if found is None or not 4 <= int(found.group(1)) <= 31:
             # never echo the value: it may be a plain password written by mistake
             raise ConfigError(
                 f"{where}: the password of {name!r} is not a bcrypt hash "
                 "($2a$/$2b$/$2y$...; make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"
             )
-        users[name] = hashed.encode()
+        if int(found.group(1)) > MAX_COST:
+            raise ConfigError(
+                f"{where}: the bcrypt cost of {name!r} is above {MAX_COST} "
+                "(each check would take seconds of CPU)"
+            )
+        users[name] = found.group(0).encode()
     return users

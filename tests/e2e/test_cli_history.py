@@ -97,6 +97,8 @@ def test_bad_requests_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert err.splitlines() == ["driftwatch: error: unknown target 'nope' (configured: shop)"]
     code, _, err = history(tmp_path, "shop", "--since", "yesterday")
     assert code == 2 and len(err.splitlines()) == 1 and "--since" in err
+    code, _, err = history(tmp_path, "shop", "--since", "100000000d")  # past year 1
+    assert code == 2 and len(err.splitlines()) == 1 and "at most 100 years" in err
     (tmp_path / "state").mkdir()
     broken = tmp_path / "state" / "state.history.json"
     broken.write_text("{not json")

@@ -238,3 +238,13 @@ def test_markdown_stays_within_a_comment() -> None:
     assert "more targets' details left out" in rendered
     assert rendered.count("| db") == 20  # every target keeps its summary row
     html_of(rendered)  # still parses
+
+
+def test_markdown_lists_the_worst_targets_first_and_counts_the_rest() -> None:
+    targets = [target(f"ok{i:03}") for i in range(150)]
+    targets.insert(120, target("broken", revision=None, schema=None, error="connection refused"))
+    rendered = render_markdown(report(*targets))
+    rows = [line for line in rendered.splitlines() if line.startswith("| ")][2:]
+    assert rows[0].startswith("| broken |")  # failing first, wherever it was listed
+    assert rows[-1] == "| and 51 more targets | | | | | |"
+    assert len(rows) == 101

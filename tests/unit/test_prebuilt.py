@@ -5,6 +5,8 @@ so that a reader never mixes two builds."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -129,6 +131,7 @@ def test_a_manifest_reads_back_as_the_same_manifest() -> None:
         (_text(format_version=None), "m.json: format_version None is not the one"),
         (_text(dialect=""), "m.json: dialect must be a non-empty string"),
         (_text(heads_state="../../etc/passwd"), "m.json: heads_state is not a SHA-256 digest"),
+        (_text(heads_state="0" * 64 + "\n"), "m.json: heads_state is not a SHA-256 digest"),
         (_text(heads=["zz9"]), "m.json: heads must name revisions of the manifest"),
         (_text(revisions=[]), "m.json: revisions must be a non-empty list"),
         (
@@ -209,6 +212,19 @@ def test_a_published_folder_reads_back_its_states(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [MANIFEST, *(state_path(folder, d).name for d in FILES_OF_SHOP)]
     )
+
+
+def test_a_published_build_is_readable_by_a_daemon_of_another_user(tmp_path: Path) -> None:
+    """A build holds no secret: its files get the mode a plain open() gives under the
+    umask (0644 under 022), not mkstemp's 0600, so a daemon of another uid reads them."""
+    folder = tmp_path / "expected"
+    previous = os.umask(0o022)
+    try:
+        publish(folder, MANIFEST_OF_SHOP, FILES_OF_SHOP)
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_a_state_file_that_is_not_its_manifests_is_refused(tmp_path: Path) -> None:

@@ -83,6 +83,16 @@ alembic_ini = "billing/alembic.ini"
     )
 
 
+def test_a_relative_web_config_file_starts_at_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = write(folder / "dw.toml", 'web_config_file = "web.yml"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(config).web_config_file == folder / "web.yml"
+
+
 def test_relative_paths_in_the_file_start_at_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

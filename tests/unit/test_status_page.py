@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -16,8 +17,10 @@ from driftwatch.report import CheckKind, SchemaResult, TargetReport
 from driftwatch.revisions import PendingRevision, RevisionState, RevisionStateKind
 from driftwatch.serve.page import (
     CONTENT_SECURITY_POLICY,
+    Standing,
     fleet_page,
     not_found_page,
+    standing,
     target_page,
 )
 
@@ -134,6 +137,19 @@ def test_the_fleet_lists_failing_then_drift_then_behind_then_in_sync() -> None:
     assert "connection refused" in text
     assert "42 s ago" in text
     assert "script" not in parsed.tags and "img" not in parsed.tags and "link" not in parsed.tags
+
+
+def test_a_database_behind_compared_without_replay_is_behind_not_drift() -> None:
+    """The page judges as the alerts and the log lines do: behind its scripts and compared
+    with the models directly, a difference may be a pending migration's."""
+    unattributed = replace(drift(), attribution=Attribution.UNATTRIBUTED)
+    behind_state = state("x", unattributed, revision=behind())
+    good = behind_state.last_good
+    assert good is not None and good.schema is not None
+    without_replay = replace(good, schema=replace(good.schema, method="snapshot"))
+    fresh = TargetState(name="x", dialect="postgresql")
+    assert standing(fresh.after(without_replay)) is Standing.BEHIND
+    assert standing(behind_state) is Standing.DRIFT  # replayed: drift at any revision
 
 
 def test_a_target_page_shows_pending_revisions_findings_fix_and_history() -> None:

@@ -85,6 +85,13 @@ def test_an_empty_file_asks_for_nothing(tmp_path: Path) -> None:
         ("tls_server_config: {min_version: TLS13, max_version: TLS12}", "above max_version"),
         ("http_server_config: {headers: {Server: evil}}", "header 'Server' may not be set"),
         ("basic_auth_users: {prometheus: hunter2-plain}", "is not a bcrypt hash"),
+        ("basic_auth_users: {prometheus: $2b$04$short}", "is not a bcrypt hash"),
+        ("basic_auth_users: {prometheus: $2b$ab$" + "a" * 53 + "}", "is not a bcrypt hash"),
+        (
+            "basic_auth_users: {prometheus: $2b$31$" + "a" * 53 + "}",
+            "cost of 'prometheus' is above 14",
+        ),
+        ("http_server_config: {http2: true}", "http2 is not supported"),
         ("basic_auth_users: [prometheus]", "expected a mapping"),
         ("tls_config: {}", "unknown option 'tls_config'"),
         ("basic_auth_users: {prometheus: [unclosed", "is not valid YAML at line 1"),

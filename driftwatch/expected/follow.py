@@ -152,20 +152,30 @@ class ModelsFollower:
             cache_dir=self._states.cache.directory,
         )
         timeout = target.timeouts.check_timeout_seconds
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            WORKER,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:  # the interpreter gone, too many open files or processes
+            raise ModelsRebuildError(
+                f"the models' worker could not start ({sys.executable}): "
+                f"{clip(exc.strerror or str(exc))}",
+                target=target.name,
+            ) from None
         assert process.stdin is not None and process.stdout is not None  # the pipes asked for
         assert process.stderr is not None  # the pipes asked for
         try:
             async with asyncio.timeout(timeout):
-                process.stdin.write(json.dumps(request).encode() + b"\n")
-                await process.stdin.drain()
+                try:
+                    process.stdin.write(json.dumps(request).encode() + b"\n")
+                    await process.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # it ended before reading its request: its exit code and stderr say why
                 out, err = await asyncio.gather(process.stdout.read(), _tail(process.stderr))
                 code = await process.wait()
         except TimeoutError:

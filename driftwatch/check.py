@@ -119,8 +119,7 @@ async def check_target(
     def report(**fields: Any) -> TargetReport:
         return _report(target, started_at, time.perf_counter() - clock, **fields)
 
-    reusable = _reusable(previous, max_age_seconds, started_at)
-
+    reusable: TargetReport | None = None  # read inside the net below: it may fail too
     prebuilt: Prebuilt | None = None
 
     def decide(heads: tuple[str, ...] | None, fingerprint: str | None) -> bool:
@@ -132,6 +131,7 @@ async def check_target(
     own_states = states is None
     states = states or default_states()
     try:
+        reusable = _reusable(previous, max_age_seconds, started_at)
         prebuilt = await _prebuilt(target, against, prebuilt_dirs)
         expected = await _expected(target, expected, against, prebuilt)
         if against is None and prebuilt is None:

@@ -26,6 +26,7 @@ MAX_AGE_MIN_GAP = 0.1
 # the grid's spacing, as a share of the max age: the first grid time at least the minimum
 # gap after a comparison is then at most one max age after it
 MAX_AGE_PERIOD = 1.0 - MAX_AGE_MIN_GAP
+_LATEST = datetime.max.replace(tzinfo=UTC).timestamp()  # the last second a datetime holds
 
 
 def phase(name: str) -> float:
@@ -41,7 +42,12 @@ def full_comparison_due_at(name: str, compared_at: datetime, max_age_seconds: fl
     earliest = compared_at.timestamp() + max_age_seconds * MAX_AGE_MIN_GAP
     offset = phase(name) * period
     # grid times are offset + k * period seconds since the epoch, for any whole k
-    due = offset + math.ceil((earliest - offset) / period) * period
+    steps = (earliest - offset) / period
+    if not math.isfinite(steps):  # a max age so short that the grid is finer than a float
+        return datetime.fromtimestamp(earliest, UTC)
+    due = offset + math.ceil(steps) * period
+    if due >= _LATEST:  # a max age meant as "never": beyond what a datetime holds
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.fromtimestamp(due, UTC)
 
 

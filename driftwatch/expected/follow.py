@@ -7,8 +7,10 @@ process imports the models and builds their snapshot on the target's scratch ser
 daemon's embedded one included), within the target's check timeout, and is killed if the
 check is cancelled. Its snapshot then is the models' state of every check until the next
 change. A worker that fails on the project's code (a syntax error, an import that fails)
-fails the target's checks with its one line until a file changes again; any other failure
-(a timeout, a scratch server down) is retried at the next check.
+fails the target's checks with its one line until a file changes again: one of the models'
+files, or one the worker read before failing (a module the new code imports, which the
+models' files as they were never named); any other failure (a timeout, a scratch server
+down, a worker that cannot start) is retried at the next check.
 
 Without a scratch database, or with `comparison = "alembic"`, the models are compared
 in-process through alembic, which needs the MetaData imported at start: the report says
@@ -45,8 +47,21 @@ class ModelsRebuildError(DriftwatchError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Failure:
-    stamp: Stamp  # the models' files as they were when the worker failed on them
+    # the models' files, and those the worker read before failing, as they were then
+    stamp: Stamp
     error: str
+
+
+def _failure_stamp(now: Stamp, answer: dict[str, Any]) -> Stamp:
+    """`now` (the models' files before the worker ran) and the stamp the worker took of
+    the files it read: a file in both keeps its earlier entry, so an edit made while the
+    worker ran is still a change."""
+    try:
+        seen = {str(p): (str(p), int(i), int(m), int(s)) for p, i, m, s in answer.get("stamp", [])}
+    except (TypeError, ValueError):
+        seen = {}  # nonsense: the models' files alone
+    seen.update((entry[0], entry) for entry in now)
+    return tuple(sorted(seen.values()))
 
 
 class ModelsFollower:
@@ -76,8 +91,10 @@ class ModelsFollower:
                 "compare the new ones)",
             )
         failed = self._failed.get(target.name)
-        if failed is not None and failed.stamp == now:
-            raise MetadataError(failed.error)
+        if failed is not None:
+            paths = [entry[0] for entry in failed.stamp]
+            if await asyncio.to_thread(stamp, paths) == failed.stamp:
+                raise MetadataError(failed.error)
         log.info("models' code changed: rebuilding", extra={"fields": {"target": target.name}})
         try:
             answer = await self._run_worker(target)
@@ -87,7 +104,7 @@ class ModelsFollower:
         if not answer.get("ok"):
             error = f"{answer.get('error')} (after the models' code changed)"
             if answer.get("project"):
-                self._failed[target.name] = _Failure(stamp=now, error=error)
+                self._failed[target.name] = _Failure(stamp=_failure_stamp(now, answer), error=error)
                 raise MetadataError(error)
             raise ModelsRebuildError(error)
         self._failed.pop(target.name, None)
@@ -135,20 +152,30 @@ class ModelsFollower:
             cache_dir=self._states.cache.directory,
         )
         timeout = target.timeouts.check_timeout_seconds
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            WORKER,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:  # the interpreter gone, too many open files or processes
+            raise ModelsRebuildError(
+                f"the models' worker could not start ({sys.executable}): "
+                f"{clip(exc.strerror or str(exc))}",
+                target=target.name,
+            ) from None
         assert process.stdin is not None and process.stdout is not None  # the pipes asked for
         assert process.stderr is not None  # the pipes asked for
         try:
             async with asyncio.timeout(timeout):
-                process.stdin.write(json.dumps(request).encode() + b"\n")
-                await process.stdin.drain()
+                try:
+                    process.stdin.write(json.dumps(request).encode() + b"\n")
+                    await process.stdin.drain()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # it ended before reading its request: its exit code and stderr say why
                 out, err = await asyncio.gather(process.stdout.read(), _tail(process.stderr))
                 code = await process.wait()
         except TimeoutError:

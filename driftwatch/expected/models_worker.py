@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from driftwatch.config.targets import ASYNC_DRIVERS, Target
 from driftwatch.errors import DriftwatchError, MetadataError, ScriptsError
 from driftwatch.expected.cache import SnapshotCache
-from driftwatch.expected.model_files import project_files
+from driftwatch.expected.model_files import failed_files, project_files
 from driftwatch.expected.scratch import ScratchServers
 from driftwatch.expected.sources import describe_raised, load_models
 from driftwatch.expected.stamps import stamp
@@ -119,19 +119,26 @@ async def _build(request: dict[str, Any]) -> dict[str, Any]:
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     """The answer to one request: the models' snapshot, or one line saying what failed
-    (`project`: the models' or scripts' own code, which fails again until it is edited)."""
+    (`project`: the models' or scripts' own code, which fails again until it is edited) with
+    the files that code was read from and their stamp (their folders' too, so that a module
+    created where one was missing counts as an edit)."""
     sys.path[:] = request["sys_path"]
     try:
         return asyncio.run(_build(request))
     except DriftwatchError as exc:
-        return {
-            "ok": False,
-            "error": str(exc),
-            "project": isinstance(exc, MetadataError | ScriptsError),
-        }
+        error, project = str(exc), isinstance(exc, MetadataError | ScriptsError)
+        failed: BaseException = exc
     except BaseException as exc:  # the models' code (a custom type compiling), or a bug
         name = request["target"]["name"]
-        return {"ok": False, "error": f"target {name!r}: {describe_raised(exc)}", "project": False}
+        error, project, failed = f"target {name!r}: {describe_raised(exc)}", False, exc
+    files = failed_files(failed)
+    return {
+        "ok": False,
+        "error": error,
+        "project": project,
+        "files": list(files),
+        "stamp": [list(entry) for entry in stamp(files, folders=True)],  # right after the failure
+    }
 
 
 def _read_line(fd: int) -> bytes:

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from driftwatch.bounds import label_value
+from driftwatch.bounds import clip, label_value
 from driftwatch.check import check_target, failed_report
 from driftwatch.compare.baseline import Baseline, read_baseline
 from driftwatch.config.secrets import NO_KNOWN_SECRETS, Scrubber
@@ -32,6 +32,7 @@ from driftwatch.expected.prebuilt import PrebuiltDirs
 from driftwatch.expected.sources import Expected, refresh_scripts
 from driftwatch.expected.stamps import stamp
 from driftwatch.expected.states import ExpectedStates
+from driftwatch.live.errors import scrub
 from driftwatch.notify.conditions import Change, Condition, Move, target_changes
 from driftwatch.notify.target import TargetState
 from driftwatch.report import TargetReport
@@ -201,6 +202,12 @@ class Scheduler:
             baseline = await asyncio.to_thread(self._refresh_baseline, target)
         except DriftwatchError as exc:
             return failed_report(target, str(exc), started_at=started_at)
+        except Exception as exc:  # a bug: one failed check, never a job's traceback (not
+            # BaseException: the daemon stopping cancels this task, and that must go through)
+            log.debug("internal error before checking %s", name, exc_info=True)
+            detail = clip(scrub(f"{type(exc).__name__}: {exc}", target))  # scrubbed, then cut
+            message = f"target {name!r}: internal error: {detail}"
+            return failed_report(target, message, started_at=started_at)
         previous = None if code_moved else self._states[name].last_good
         return await check_target(
             replace(target, baseline=baseline),

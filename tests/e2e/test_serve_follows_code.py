@@ -223,6 +223,32 @@ def test_model_change_without_migration_is_unmigrated_and_broken_code_recovers(
         assert daemon.terminate() == 0
 
 
+def test_a_broken_module_the_new_models_import_recovers_once_it_alone_is_mended(
+    tmp_path: Path,
+) -> None:
+    """The models start importing a new module of the project that does not compile: the
+    check fails naming it; mending that module alone (the models' own files untouched since)
+    is a change too, and the check recovers."""
+    project = make_project(tmp_path)
+    config = write_config(tmp_path / "dw.toml", FAST, [target_of(project, project.url)])
+    billing = project.root / "shop_billing.py"
+    with serve(config, tmp_path) as daemon:
+        watch = Watch(daemon)
+        watch.until("in sync at c3", in_sync_at("c3"))
+        write_atomically(billing, "def rate(:\n")
+        text = models_file(project).read_text(encoding="utf-8")
+        write_atomically(models_file(project), text + "\nimport shop_billing  # noqa: E402\n")
+        report = watch.until("the check failing", lambda r: r["error"] is not None)
+        assert "SyntaxError" in report["error"], report["error"]
+        assert "shop_billing" in report["error"], report["error"]
+        assert "\n" not in report["error"]
+
+        write_atomically(billing, "def rate() -> int:\n    return 1\n")
+        watch.until("in sync again", in_sync_at("c3"))
+        assert "Traceback" not in daemon.log()
+        assert daemon.terminate() == 0
+
+
 def test_without_a_scratch_database_the_report_says_models_imported_at_start(
     tmp_path: Path,
 ) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,7 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from driftwatch.config.settings import Settings
 from driftwatch.config.targets import Target
 from driftwatch.serve.app import ServeApp
-from tests.support.scenarios import execute, migrate, shop_target
+from tests.support.scenarios import SHOP, execute, migrate, shop_target
 
 FAST: dict[str, Any] = {"interval_seconds": 0.2, "jitter_seconds": 0}
 
@@ -169,6 +172,44 @@ def test_a_failing_target_is_checked_and_the_daemon_stays_up(tmp_path: Path) -> 
     served(app, scenario)
 
 
+def test_a_models_worker_that_cannot_start_fails_the_check_and_the_daemon_carries_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The models' code changes while the interpreter to rebuild them in is gone: the check
+    fails with one line saying so (no traceback escapes into the scheduler, the target's
+    state moves), and once the interpreter is back the next check rebuilds them."""
+    module = "serve_app_worker_models"  # a name of its own: this process imports it
+    models = tmp_path / f"{module}.py"
+    shutil.copy(SHOP / "models.py", models)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = app_for(shop_target(shop_database(tmp_path), metadata=(f"{module}:metadata",)))
+    interpreter = sys.executable
+
+    async def success(client: Client) -> float | None:
+        return await value(client, "driftwatch_check_success", target="shop")
+
+    async def scenario(app: ServeApp, client: Client) -> None:
+        await wait_for("ready", lambda: _status_is(client, "/readyz", 200))
+        assert await success(client) == 1
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "gone" / "python"))
+        models.write_text(models.read_text(encoding="utf-8") + "\n# edited\n", "utf-8")
+        await wait_for("the check failing", lambda: _equals(success(client), 0))
+        _, body = await get(client, "/report")
+        (target,) = json.loads(body)["targets"]
+        assert "the models' worker could not start" in target["error"], target["error"]
+        assert "\n" not in target["error"]
+
+        monkeypatch.setattr(sys, "executable", interpreter)
+        await wait_for("the check recovering", lambda: _equals(success(client), 1), within=120)
+        _, body = await get(client, "/report")
+        assert [t["status"] for t in json.loads(body)["targets"]] == ["in_sync"]
+
+    try:
+        served(app, scenario)
+    finally:
+        sys.modules.pop(module, None)
+
+
 def test_basic_auth_guards_the_data_and_leaves_the_probes_open(tmp_path: Path) -> None:
     """With basic auth, /metrics and /report answer 401 (with a challenge) to a stranger and
     200 to the right credentials; /healthz and /readyz need none."""
@@ -206,3 +247,7 @@ async def _truthy(result: Awaitable[object]) -> bool:
 
 async def _falsy(result: Awaitable[object]) -> bool:
     return not await result
+
+
+async def _equals(result: Awaitable[object], expected: object) -> bool:
+    return await result == expected

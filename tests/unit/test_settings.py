@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from driftwatch.config.loading import Flags, load_settings
+from driftwatch.config.settings import MAX_SECONDS
 from driftwatch.errors import ConfigError
 
 TARGET = {"name": "app", "url": "sqlite:///app.db", "script_location": "migrations"}
@@ -286,6 +287,19 @@ def test_bad_toml_is_one_line_naming_the_file_and_the_key(
 
     assert says in message
     assert str(tmp_path / "bad.toml") in message
+
+
+def test_a_max_age_beyond_the_longest_duration_is_refused(tmp_path: Path) -> None:
+    """A max age meant as "never compare again" is refused in one line at start, rather than
+    crashing every daemon check after the first (a full comparison due in the year 27339)."""
+    message = config_error(tmp_path, "max_age_seconds = 1e12\n")
+
+    assert "max_age_seconds" in message
+    assert f"at most {MAX_SECONDS} seconds" in message
+    assert "\n" not in message
+    path = tmp_path / "ok.toml"
+    path.write_text(f"max_age_seconds = {MAX_SECONDS}\n", encoding="utf-8")
+    assert load_settings(path).max_age_seconds == MAX_SECONDS
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

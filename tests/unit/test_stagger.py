@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from driftwatch.config.settings import MAX_SECONDS
 from driftwatch.stagger import (
     MAX_AGE_MIN_GAP,
     full_comparison_due,
@@ -139,3 +140,20 @@ def test_a_comparison_from_the_future_is_redone() -> None:
     """A clock that went back makes the last comparison's age unknown: it is made again."""
     assert full_comparison_due("a", START, START - timedelta(seconds=1), MAX_AGE)
     assert not full_comparison_due("a", START, START, MAX_AGE)
+
+
+@pytest.mark.parametrize("max_age", [MAX_SECONDS, 1e12, 1e300])
+def test_the_longest_max_age_stays_within_its_bounds(max_age: float) -> None:
+    """The longest max age the settings allow comes due within its bounds like any other;
+    a longer one (a caller's "never") is due at the end of time rather than overflowing."""
+    due = full_comparison_due_at("orders-007", START, max_age)
+    if max_age <= MAX_SECONDS:
+        assert START + timedelta(seconds=max_age * MAX_AGE_MIN_GAP) - EPSILON <= due
+        assert due <= START + timedelta(seconds=max_age) + EPSILON
+    assert not full_comparison_due("orders-007", START, due - timedelta(seconds=1), max_age)
+    assert full_comparison_due("orders-007", START, due, max_age)
+
+
+def test_a_vanishing_max_age_is_due_at_once() -> None:
+    """A max age too short for the grid to be computed in floats is due at the comparison."""
+    assert full_comparison_due("orders-007", START, START, 5e-324)

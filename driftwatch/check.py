@@ -120,6 +120,9 @@ async def check_target(
         return _report(target, started_at, time.perf_counter() - clock, **fields)
 
     reusable: TargetReport | None = None  # read inside the net below: it may fail too
+    migrating_since = previous.migrating_since if previous is not None else None
+    overdue = _migration_overdue(target, migrating_since, started_at)
+
     prebuilt: Prebuilt | None = None
 
     def decide(heads: tuple[str, ...] | None, fingerprint: str | None) -> bool:
@@ -142,12 +145,13 @@ async def check_target(
                 engine=engine,
                 decide=decide,
                 max_age_seconds=max_age_seconds,
+                wait_out_migration=overdue is None,
             )
         else:
             models, scope = await _saved_states(against, prebuilt)
             seen = await _observe_against(
                 target, expected, scope, engine=engine, decide=decide,
-                max_age_seconds=max_age_seconds,
+                max_age_seconds=max_age_seconds, wait_out_migration=overdue is None,
             )  # fmt: skip
         # translating what was seen runs the models' own SQL constructs: inside the net too
         revision = revision_state(expected.scripts, seen.database_heads, migrating=seen.migrating)
@@ -172,6 +176,8 @@ async def check_target(
         else:
             schema = _saved_snapshot_result(seen, against, target=target, now=started_at)
         schema = _noting_source(schema, prebuilt, seen)
+        compared_anyway = seen.migration_seen and not seen.migrating
+        schema = _noting_overdue(schema, overdue if compared_anyway else None)
     except DriftwatchError as exc:
         return report(error=str(exc))
     except BaseException as exc:  # a bug, or the project's code (a custom type)
@@ -196,6 +202,7 @@ async def check_target(
         revision=revision,
         schema=schema,
         fingerprint=_of_build(seen.fingerprint, prebuilt),
+        migrating_since=(migrating_since or started_at) if seen.migration_seen else None,
     )
 
 
@@ -258,6 +265,7 @@ async def _observe(
     engine: AsyncEngine | None,
     decide: Callable[[tuple[str, ...] | None, str | None], bool],
     max_age_seconds: float | None,
+    wait_out_migration: bool,
 ) -> tuple[Observation, ModelsState]:
     """One visit to the database, and the models' state it is compared with.
 
@@ -285,6 +293,7 @@ async def _observe(
             expected_schemas=() if rebuilt is None else rebuilt.scope.schemas,
             snapshot=early,
             filters=expected.filters,
+            wait_out_migration=wait_out_migration,
         )
         if early:
             models = _unheld(await loading)
@@ -330,6 +339,7 @@ async def _observe_against(
     engine: AsyncEngine | None,
     decide: Callable[[tuple[str, ...] | None, str | None], bool],
     max_age_seconds: float | None,
+    wait_out_migration: bool,
 ) -> Observation:
     """One visit to the database, its snapshot read in a saved or prebuilt snapshot's
     scope."""
@@ -344,6 +354,7 @@ async def _observe_against(
             fingerprint=max_age_seconds is not None,
             expected_tables=frozenset(table.key for table in against.tables),
             expected_schemas=against.scope.schemas,
+            wait_out_migration=wait_out_migration,
         )
     finally:
         if own_engine:
@@ -521,6 +532,36 @@ def _diff_options(target: Target, expected: Expected, seen: Observation) -> Diff
 
 
 MIGRATING_NOTE = "a migration is running: no new verdict until the check after it"
+
+
+OVERDUE_NOTE = "a migration has been seen running for"
+
+
+def _migration_overdue(target: Target, since: datetime | None, now: datetime) -> float | None:
+    """How long (seconds) checks have seen a migration running, since `since` (the first
+    that did), when that is at least the target's `check_timeout_seconds`: the migration is
+    then waited out no longer (the check compares and concludes), so that one left idle in
+    its transaction, or a session that merely looks like one (see
+    `live.probe.PG_MIGRATING`), cannot freeze the target's verdict for good. None while it
+    may still be waited out, or when none was seen."""
+    if since is None:
+        return None
+    seconds = (now - since).total_seconds()
+    return seconds if seconds >= target.timeouts.check_timeout_seconds else None
+
+
+def _noting_overdue(schema: SchemaResult, overdue: float | None) -> SchemaResult:
+    """`schema` saying, when a migration has been seen for too long to be waited out, for
+    how long (a comparison reused from before has the note of its own time: replaced)."""
+    notes = tuple(n for n in schema.notes if not n.startswith(OVERDUE_NOTE))
+    if overdue is not None:
+        minutes = int(overdue // 60)
+        took = f"{minutes} minutes" if minutes >= 2 else f"{int(overdue)} seconds"
+        notes = (
+            f"{OVERDUE_NOTE} {took}, longer than check_timeout_seconds: compared anyway",
+            *notes,
+        )
+    return schema if notes == schema.notes else replace(schema, notes=notes)
 
 
 def _while_migrating(previous: TargetReport | None, target: Target) -> SchemaResult:

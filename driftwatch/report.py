@@ -127,6 +127,9 @@ class TargetReport:
     schema: SchemaResult | None = None
     fingerprint: str | None = None
     error: str | None = None
+    # the first of the unbroken run of checks, this one included, that saw a migration
+    # running: how long it has been waited out (see `check._migration_overdue`)
+    migrating_since: datetime | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -69,6 +69,8 @@ class Observation:
     # a migration was seen running: nothing of the schema is kept (`diffs` and `snapshot`
     # None, no fingerprint), `database_heads` is the last read
     migrating: bool = False
+    # a migration was seen running, waited out (`migrating`) or not (see `observe`)
+    migration_seen: bool = False
 
 
 # --- engine and session ---------------------------------------------------------------
@@ -205,14 +207,19 @@ class VersionRead:
     migrating: bool = False  # a migration holds the version table (PostgreSQL: PG_MIGRATING)
 
 
-def read_heads_and_fingerprint(conn: Connection, target: Target, schemas: list[str]) -> VersionRead:
+def read_heads_and_fingerprint(
+    conn: Connection, target: Target, schemas: list[str], watched: list[str] | None = None
+) -> VersionRead:
     """The applied revisions, and the fingerprint of `schemas` (None for none): on
-    PostgreSQL in one statement, with whether a migration holds the version table, when the
-    table is there (a daemon's tick is then one round trip after connecting); otherwise, or
-    to say what is wrong with the table, one question at a time."""
+    PostgreSQL in one statement, with whether a migration holds the version table (and a
+    relation of the `watched` schemas, by default `schemas`), when the table is there (a
+    daemon's tick is then one round trip after connecting); otherwise, or to say what is
+    wrong with the table, one question at a time."""
     if conn.dialect.name == "postgresql":
         try:
-            found = read_pg_heads(conn, _version_table(target), schemas)
+            found = read_pg_heads(
+                conn, _version_table(target), schemas, schemas if watched is None else watched
+            )
         except DBAPIError:
             pass  # no version table, or not one: autocommit, so nothing to roll back
         else:
@@ -467,6 +474,7 @@ async def observe(
     expected_schemas: tuple[str | None, ...] = (),
     snapshot: bool = False,
     filters: ProjectFilters | None = None,
+    wait_out_migration: bool = True,
 ) -> Observation:
     """Read heads and fingerprint; when `decide` says so, read the live schema: a snapshot
     when `expected_tables` (the tables the expected state holds, schema None the default)
@@ -493,17 +501,21 @@ async def observe(
     schema (the next check decides): on PostgreSQL a migration holding the version table
     (PG_MIGRATING, read with the heads: no extra round trip), on every dialect the version
     table's rows changing between the reads before and after the comparison. When the first
-    read sees it, no comparison is run.
+    read sees it, no comparison is run. `wait_out_migration=False` (a migration seen for too
+    long) compares and keeps what it read despite PG_MIGRATING, which is then only reported
+    (`migration_seen`); rows moving during the comparison still make it `migrating`.
     """
 
     def visit(conn: Connection) -> Observation:
         default_schema = conn.dialect.default_schema_name
         scope = watched_scope(target, metadata, default_schema, expected_schemas)
-        names = scope.schema_names(default_schema) if fingerprint else []
+        watched = scope.schema_names(default_schema)
+        names = watched if fingerprint else []
         if names and metadata is not None and conn.dialect.name == "postgresql":
             names = sorted({*names, *explicit_enum_schemas(metadata)})
-        first = read_heads_and_fingerprint(conn, target, names)
-        heads, before, migrating = first.heads, first.fingerprint, first.migrating
+        first = read_heads_and_fingerprint(conn, target, names, watched)
+        heads, before, seen = first.heads, first.fingerprint, first.migrating
+        migrating = seen and wait_out_migration
         diffs = None
         live = None
         wants_snapshot = expected_tables is not None or snapshot
@@ -512,8 +524,9 @@ async def observe(
                 live = read_live_snapshot(conn, target, scope, expected_tables)
             elif metadata is not None:
                 diffs = compare_schema(conn, target, metadata, scope, filters)
-            last = read_heads_and_fingerprint(conn, target, names)
-            migrating = last.migrating or last.heads != heads
+            last = read_heads_and_fingerprint(conn, target, names, watched)
+            seen = seen or last.migrating
+            migrating = (last.migrating and wait_out_migration) or last.heads != heads
             heads = last.heads
             if names and last.fingerprint != before:
                 before = None
@@ -527,6 +540,7 @@ async def observe(
             dialect=conn.dialect,
             default_schema=default_schema,
             migrating=migrating,
+            migration_seen=seen or migrating,
         )
 
     with translate_errors(target):

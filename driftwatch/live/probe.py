@@ -87,23 +87,37 @@ FROM (
 
 
 # Whether a migration is running (PostgreSQL): another session holds, or waits for, a lock
-# on the version table, and either more than reads it (alembic's UPDATE of the version
-# row, held until its transaction commits) or also holds a lock only DDL and LOCK TABLE take
-# (alembic reads the version table at the start of its transaction, so its first
-# migration's ALTER TABLE shows before the version row is written). A session that only
-# reads the version table (the application, another driftwatch) is no migration; nor is a
-# lone ALTER TABLE or LOCK TABLE by hand, which is drift to report, not to wait out.
+# on the version table, and either writes it (RowExclusiveLock or stronger: alembic's UPDATE
+# of the version row, held until its transaction commits) or also holds an
+# AccessExclusiveLock on a lasting relation of a watched schema (alembic reads the version
+# table at the start of its transaction, so its first migration's ALTER TABLE shows before
+# the version row is written).
+#
+# Not a migration: a session that only reads the version table (the application, another
+# driftwatch), or reads it and then takes weaker DDL locks (CREATE INDEX: Share; ADD FOREIGN
+# KEY: ShareRowExclusive), or locks temporary relations (CREATE TEMP TABLE, TRUNCATE of a
+# temporary table), relations outside the watched schemas (`:watched`, the scope's schema
+# names), or relations its open transaction created (their pg_class rows are not visible to
+# this session: the inner join drops them); nor a lone ALTER TABLE or LOCK TABLE by hand,
+# which is drift to report, not to wait out. A migration whose first DDL takes only such
+# locks shows once it writes its version row; until then this session reads what is
+# committed, which that transaction has not changed. TRUNCATE of a watched table counts,
+# as its lock is ALTER TABLE's: a migration may truncate too. What still looks like a
+# migration without being one (an application session left idle in such a transaction) is
+# waited out for a bounded time only: see `check._migration_overdue`.
 PG_MIGRATING = """
 SELECT EXISTS (
   SELECT 1 FROM pg_locks v
   WHERE v.locktype = 'relation' AND v.pid <> pg_backend_pid()
     AND v.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND v.relation = CAST(to_regclass(CAST(:version_table AS text)) AS oid)
-    AND (v.mode <> 'AccessShareLock' OR EXISTS (
+    AND (v.mode NOT IN ('AccessShareLock', 'RowShareLock') OR EXISTS (
       SELECT 1 FROM pg_locks d
+        JOIN pg_class c ON c.oid = d.relation
+        JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE d.pid = v.pid AND d.locktype = 'relation' AND d.database = v.database
-        AND d.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
-                       'AccessExclusiveLock')))
+        AND d.mode = 'AccessExclusiveLock' AND c.relpersistence <> 't'
+        AND n.nspname = ANY(CAST(:watched AS text[]))))
 )
 """
 
@@ -123,15 +137,18 @@ class PgHeads:
     migrating: bool  # see PG_MIGRATING
 
 
-def read_pg_heads(conn: Connection, version_table: TableClause, schemas: list[str]) -> PgHeads:
+def read_pg_heads(
+    conn: Connection, version_table: TableClause, schemas: list[str], watched: list[str]
+) -> PgHeads:
     """The version table's values, the fingerprint of `schemas` (None for none), and whether
-    a migration holds the version table, in one round trip (PostgreSQL). Raises the server's
+    a migration holds the version table and a relation of the `watched` schemas, in one
+    round trip (PostgreSQL). Raises the server's
     error when the table or its column is missing: the caller asks again, one question at a
     time, to tell which."""
     quoted = conn.dialect.identifier_preparer.format_table(version_table)
     fingerprint = f"({PG_FINGERPRINT})" if schemas else "NULL"
     statement = PG_HEADS.format(fingerprint=fingerprint, migrating=PG_MIGRATING, table=quoted)
-    values: dict[str, Any] = {"version_table": quoted}
+    values: dict[str, Any] = {"version_table": quoted, "watched": watched}
     if schemas:
         values["schemas"] = schemas
     rows = conn.execute(text(statement), values).all()

@@ -143,7 +143,10 @@ def test_a_running_migration_is_migrating_then_the_next_check_decides(
                 ]
                 assert daemon.terminate() == 0
             moves = [e for e in events if e in ("behind", "migrating", "in_sync")]
-            assert moves[:3] == ["behind", "migrating", "in_sync"], events
+            # the migration may be seen at more than one point (its version row written: the
+            # pending count moves), each a `migrating` line; never drift, and in sync after
+            collapsed = [m for i, m in enumerate(moves) if i == 0 or moves[i - 1] != m]
+            assert collapsed[:3] == ["behind", "migrating", "in_sync"], events
             assert not {"drift_appeared", "drift_gone"} & set(events), events
 
             code, checked, stderr = _check(pg_url, scripts)

@@ -4,6 +4,10 @@ during the check (every dialect), and on PostgreSQL what is *not* a migration.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
-from driftwatch.check import check_target
+from driftwatch.check import OVERDUE_NOTE, check_target
+from driftwatch.findings import FindingKind
 from driftwatch.live.observe import make_engine
 from driftwatch.report import Status, TargetReport
 from driftwatch.revisions import RevisionStateKind
@@ -130,3 +135,169 @@ def test_a_session_reading_the_version_table_is_no_migration(pg_url: URL) -> Non
     assert report.error is None, report.error
     assert report.revision is not None and report.revision.kind is RevisionStateKind.AT_HEAD
     assert report.schema is not None and report.schema.compared
+
+
+@asynccontextmanager
+async def _reader(
+    url: URL, statements: tuple[str, ...], *, before: tuple[str, ...] = ()
+) -> AsyncIterator[asyncpg.Connection]:
+    """A session that has run `before` (each committed), then read the version table in a
+    transaction still open and run `statements` in it; rolled back on leaving."""
+    reader = await asyncpg.connect(plain_url(url.set(drivername="postgresql")))
+    try:
+        for statement in before:
+            await reader.execute(statement)
+        reading = reader.transaction()
+        await reading.start()
+        await reader.fetch("SELECT version_num FROM alembic_version")
+        for statement in statements:
+            await reader.execute(statement)
+        try:
+            yield reader
+        finally:
+            await reading.rollback()
+    finally:
+        await reader.close()
+
+
+async def _execute(url: URL, *statements: str) -> None:
+    conn = await asyncpg.connect(plain_url(url.set(drivername="postgresql")))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("statements", "kind"),
+    [
+        # DDL on what the target does not watch, or on what lasts no longer than the session
+        (("CREATE TEMP TABLE scratch_rows (id int)",), RevisionStateKind.AT_HEAD),
+        (("TRUNCATE kept_rows",), RevisionStateKind.AT_HEAD),  # a temporary table, committed
+        (("ALTER TABLE elsewhere.notes ADD COLUMN seen int",), RevisionStateKind.AT_HEAD),
+        (("TRUNCATE elsewhere.notes",), RevisionStateKind.AT_HEAD),
+        (("CREATE INDEX ON elsewhere.notes (id)",), RevisionStateKind.AT_HEAD),
+        # a lock weaker than ALTER TABLE's, on a watched table
+        (("CREATE INDEX ON orders (id)",), RevisionStateKind.AT_HEAD),
+        # what a migration's first step does, before its version row is written
+        (("ALTER TABLE orders ADD COLUMN seen int",), RevisionStateKind.MIGRATING),
+        (("TRUNCATE orders",), RevisionStateKind.MIGRATING),  # a migration may: not told apart
+        # the version row written
+        (("UPDATE alembic_version SET version_num = version_num",), RevisionStateKind.MIGRATING),
+    ],
+    ids=lambda value: value[0] if isinstance(value, tuple) else str(value),
+)
+def test_what_a_session_that_read_the_version_table_does_next(
+    pg_url: URL, statements: tuple[str, ...], kind: RevisionStateKind
+) -> None:
+    """Only a write of the version table, or ALTER TABLE's lock on a lasting relation of a
+    watched schema, by a session that read the version table is a migration: not temporary
+    tables, not other schemas' tables, not CREATE INDEX."""
+    migrate(pg_url, "head")
+    asyncio.run(
+        _execute(pg_url, "CREATE SCHEMA elsewhere", "CREATE TABLE elsewhere.notes (id int)")
+    )
+    target = shop_target(pg_url, scratch_url=pg_url)
+
+    async def scenario() -> TargetReport:
+        before = ("CREATE TEMP TABLE kept_rows (id int)",)
+        async with _reader(pg_url, statements, before=before) as reader:
+            locked = await reader.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+                "AND locktype = 'relation' AND mode NOT IN ('AccessShareLock', 'RowShareLock')"
+            )
+            assert locked  # the session did more than read
+            return await check_target(target)
+
+    report = asyncio.run(scenario())
+    assert report.error is None, report.error
+    assert report.revision is not None and report.revision.kind is kind
+    assert report.schema is not None
+    assert report.schema.compared is (kind is RevisionStateKind.AT_HEAD)
+
+
+_STUCK = ("UPDATE alembic_version SET version_num = version_num",)  # and stands still
+
+
+@pytest.mark.postgres
+def test_a_migration_seen_for_longer_than_the_check_timeout_is_compared_anyway(
+    pg_url: URL,
+) -> None:
+    """A migration that stands still (here a session that wrote the version row, then left
+    its transaction open) keeps the target `migrating` only until `check_timeout_seconds`
+    have passed since the first check that saw it: then the check compares, concludes the
+    drift made meanwhile, and says for how long the migration has been seen; once it is
+    gone, nothing of it is left."""
+    migrate(pg_url, "head")
+    asyncio.run(_execute(pg_url, "ALTER TABLE orders ADD COLUMN by_hand int"))  # drift
+    target = shop_target(pg_url, scratch_url=pg_url)  # check_timeout_seconds: 300
+    daemon = {"max_age_seconds": 3600.0}  # as `serve` checks: fingerprints, comparisons reused
+
+    async def scenario() -> tuple[Any, ...]:
+        async with _reader(pg_url, _STUCK):
+            first = await check_target(target, **daemon)
+            second = await check_target(target, previous=first, **daemon)
+            # the same run of checks, as if the first had been ten minutes ago
+            assert first.migrating_since is not None
+            long_ago = first.migrating_since - timedelta(minutes=10)
+            overdue = await check_target(
+                target, previous=replace(second, migrating_since=long_ago), **daemon
+            )
+            again = await check_target(target, previous=overdue, **daemon)
+        after = await check_target(target, previous=again, **daemon)
+        return first, second, overdue, again, after, long_ago
+
+    first, second, overdue, again, after, long_ago = asyncio.run(scenario())
+    for report in (first, second):
+        assert report.error is None, report.error
+        assert report.migrating
+        assert report.schema is not None and not report.schema.compared
+        assert report.migrating_since == first.started_at
+    # waited out no longer: compared, and the drift concluded
+    assert overdue.error is None, overdue.error
+    assert not overdue.migrating
+    assert overdue.revision is not None and overdue.revision.kind is RevisionStateKind.AT_HEAD
+    assert overdue.schema is not None and overdue.schema.compared
+    assert [(f.kind, f.table, f.name) for f in overdue.schema.drift] == [
+        (FindingKind.EXTRA_COLUMN, "orders", "by_hand")
+    ]
+    assert overdue.status() is Status.OUT_OF_SYNC
+    assert overdue.schema.notes[0].startswith(f"{OVERDUE_NOTE} 10 minutes"), overdue.schema.notes
+    assert overdue.migrating_since == long_ago  # the run of checks goes on
+    # the next check reuses the comparison (nothing moved), with the note of its own time
+    assert again.error is None, again.error
+    assert not again.migrating and again.migrating_since == long_ago
+    assert again.schema is not None and again.schema.drift == overdue.schema.drift
+    assert [n for n in again.schema.notes if n.startswith(OVERDUE_NOTE)] == [again.schema.notes[0]]
+    # the session gone: no migration, no note, the drift still there
+    assert after.error is None, after.error
+    assert after.migrating_since is None
+    assert after.schema is not None and after.schema.drift == overdue.schema.drift
+    assert not [n for n in after.schema.notes if n.startswith(OVERDUE_NOTE)]
+    assert after.status() is Status.OUT_OF_SYNC
+
+
+@pytest.mark.postgres
+def test_an_overdue_migration_holding_a_watched_table_fails_the_check(pg_url: URL) -> None:
+    """Past the bound, a session holding ALTER TABLE's lock on a watched table (a migration
+    stuck in its DDL) stops the comparison reading that table: the check fails, saying why,
+    instead of standing still in `migrating`; the failure carries nothing of the run."""
+    migrate(pg_url, "head")
+    target = shop_target(pg_url, scratch_url=pg_url)
+    daemon = {"max_age_seconds": 3600.0}
+
+    async def scenario() -> tuple[TargetReport, TargetReport]:
+        async with _reader(pg_url, ("ALTER TABLE orders ADD COLUMN stuck int",)):
+            first = await check_target(target, **daemon)
+            assert first.migrating_since is not None
+            long_ago = first.migrating_since - timedelta(minutes=10)
+            overdue = await check_target(
+                target, previous=replace(first, migrating_since=long_ago), **daemon
+            )
+        return first, overdue
+
+    first, overdue = asyncio.run(scenario())
+    assert first.migrating
+    assert overdue.error is not None and "lock_timeout_seconds" in overdue.error

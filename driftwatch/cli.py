@@ -499,11 +499,18 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     return int(report.exit_code())
 
 
-def run_snapshot(args: argparse.Namespace, console: Console) -> int:
+def _snapshot_target(
+    args: argparse.Namespace, console: Console, command: str
+) -> tuple[Settings, Target]:
+    """The settings and the one target a snapshot command works on, its secrets learnt."""
     settings = load_settings(args.config, _flags(args))
     targets = build_targets(settings, names=tuple(args.target), read_baselines=False)
     console.learn(known_secrets(settings, targets, args))
-    target = _one_target(targets, "snapshot")
+    return settings, _one_target(targets, command)
+
+
+def run_snapshot(args: argparse.Namespace, console: Console) -> int:
+    settings, target = _snapshot_target(args, console, "snapshot")
     out: Path | None = args.out
     if out is not None:
         check_writable(out)  # now, not after a scratch database was built
@@ -538,10 +545,7 @@ def run_snapshot(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_snapshot_build(args: argparse.Namespace, console: Console) -> int:
-    settings = load_settings(args.config, _flags(args))
-    targets = build_targets(settings, names=tuple(args.target), read_baselines=False)
-    console.learn(known_secrets(settings, targets, args))
-    target = _one_target(targets, "snapshot build")
+    settings, target = _snapshot_target(args, console, "snapshot build")
     if target.alembic_ini is None and target.script_location is None:
         raise ConfigError("snapshot build needs the scripts: set alembic_ini or script_location")
     out: Path = args.out_dir

@@ -137,5 +137,10 @@ class Finding:
         return SEVERITY[self.kind]
 
     @property
+    def path(self) -> str:
+        """`schema.table.name`, the parts it has: how every output names the object."""
+        return ".".join(p for p in (self.schema, self.table, self.name) if p)
+
+    @property
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.schema or "", self.table, self.kind.value, self.name or "")

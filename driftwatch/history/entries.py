@@ -22,6 +22,7 @@ from typing import Any
 from driftwatch.bounds import ITEM_CHARS, LISTED, clip, clip_optional, listing
 from driftwatch.findings import Finding
 from driftwatch.notify.target import TargetState
+from driftwatch.render.document import timestamp
 from driftwatch.render.text import FINDING_SIDES
 from driftwatch.revisions import RevisionState
 
@@ -324,10 +325,6 @@ def history_lines(entries: Iterable[Entry]) -> list[str]:
 # --- JSON -------------------------------------------------------------------------------
 
 
-def _time(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def _fact_json(fact: FindingFact | None) -> dict[str, Any] | None:
     if fact is None:
         return None
@@ -355,7 +352,7 @@ def _revision_json(fact: RevisionFact | None) -> dict[str, Any] | None:
 
 def entry_json(entry: Entry) -> dict[str, Any]:
     return {
-        "at": _time(entry.at),
+        "at": timestamp(entry.at),
         "event": entry.event.value,
         "text": entry.text,
         "finding": _fact_json(entry.finding),

@@ -107,10 +107,6 @@ def _cause(condition: Condition, report: TargetReport) -> str:
     return "differs from the models"
 
 
-def _object(f: Finding) -> str:
-    return ".".join(p for p in (f.schema, f.table, f.name) if p)
-
-
 def _findings(condition: Condition, report: TargetReport) -> str:
     """The findings in one line: how many of each kind, their cause and the first few."""
     found = cause_findings(condition, report)
@@ -119,7 +115,7 @@ def _findings(condition: Condition, report: TargetReport) -> str:
     kinds = ", ".join(
         f"{kind} {n}" for kind, n in sorted(Counter(f.kind.value for f in found).items())
     )
-    shown = [f"{f.kind.value} {_object(f)}" for f in found[:SHOWN_FINDINGS]]
+    shown = [f"{f.kind.value} {f.path}" for f in found[:SHOWN_FINDINGS]]
     more = len(found) - len(shown)
     tail = f" and {more} more" if more > 0 else ""
     what = _plural(len(found), "schema difference")
@@ -213,7 +209,7 @@ class Cause:
     @property
     def lines(self) -> list[str]:
         """The findings as text lines, "- kind object: message", then "- and K more"."""
-        listed = [f"- {f.kind.value} {_object(f)}: {_clip(f.message, 120)}" for f in self.findings]
+        listed = [f"- {f.kind.value} {f.path}: {_clip(f.message, 120)}" for f in self.findings]
         return listed + ([f"- and {self.omitted} more"] if self.omitted else [])
 
 

@@ -22,8 +22,13 @@ from driftwatch.revisions import RevisionState
 JSON_SCHEMA_VERSION = 2
 
 
+def timestamp(value: datetime) -> str:
+    """A time as every document of driftwatch writes it: ISO 8601, UTC as `Z`."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
 def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else timestamp(value)
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

@@ -46,6 +46,5 @@ def _section(target: TargetReport) -> Iterator[str]:
             f"compared through {schema.method}: fix SQL needs the snapshot comparison"
         )
     for finding in schema.findings:
-        where = ".".join(p for p in (finding.schema, finding.table, finding.name) if p)
-        yield comment_line(f"{finding.kind.value} {where}: {finding.message}")
+        yield comment_line(f"{finding.kind.value} {finding.path}: {finding.message}")
         yield finding.fix if finding.fix is not None else comment_line("no fix SQL for this one")

@@ -83,14 +83,10 @@ def _row(target: TargetReport, status: Status) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _object(finding: Finding) -> str:
-    return ".".join(p for p in (finding.schema, finding.table, finding.name) if p)
-
-
 def _finding_row(finding: Finding) -> str:
     cells = [
         finding.attribution.value,
-        text(_object(finding)),
+        text(finding.path),
         finding.kind.value,
         text(finding.expected or ""),
         text(finding.actual or ""),

@@ -300,7 +300,7 @@ def _findings_section(report: TargetReport | None) -> Iterator[str]:
 
 
 def _finding_card(finding: Finding) -> str:
-    where = ".".join(p for p in (finding.schema, finding.table, finding.name) if p)
+    where = finding.path
     rows = [
         f"<dt>kind</dt><dd>{_e(finding.kind.value)} "
         f'<span class="muted">{_e(finding.severity.value)}</span></dd>',
